@@ -1,0 +1,83 @@
+"""POST /v1/feedback: a reader's rating of one answer, stored exactly once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+from attrs import field, frozen
+
+from lib.errors import InvalidRequest
+from lib.http import Incoming, Reply
+from lib.storage.records import FeedbackRecord
+from lib.validation import build, integer, one_of, strip, text
+
+REASONS = ("wrong", "incomplete", "irrelevant", "unclear", "other")
+MAX_SOURCES = 20
+MAX_SOURCES_BYTES = 20_000
+_ID = r"[A-Za-z0-9_.:-]+"
+
+
+def _uuid(value) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except (AttributeError, TypeError, ValueError):
+        raise InvalidRequest(
+            "feedback_id must be a UUID such as 0b5e3c1e-7d6a-4a0f-9d53-2f3c1b2a4e5d", field="feedback_id"
+        ) from None
+
+
+def _sources(value) -> tuple:
+    if value == ():
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise InvalidRequest("sources must be a list of objects", field="sources")
+    if len(value) > MAX_SOURCES or len(json.dumps(value)) > MAX_SOURCES_BYTES:
+        raise InvalidRequest(f"sources must have at most {MAX_SOURCES} entries and {MAX_SOURCES_BYTES} bytes", field="sources")
+    return tuple(value)
+
+
+@frozen
+class FeedbackRequest:
+    answer_id: str = field(converter=strip, validator=text(min_length=1, max_length=128, pattern=_ID))
+    rating: int = field(validator=one_of((1, -1)))
+    feedback_id: str | None = field(default=None, converter=_uuid)
+    reason: str | None = field(default=None, validator=one_of(REASONS, optional=True))
+    comment: str | None = field(default=None, converter=strip, validator=text(max_length=1000, optional=True))
+    query: str | None = field(default=None, validator=text(max_length=2000, optional=True))
+    answer: str | None = field(default=None, validator=text(max_length=20_000, optional=True))
+    sources: tuple = field(default=(), converter=_sources)
+    selected_text: str | None = field(default=None, validator=text(max_length=8000, optional=True))
+    session_id: str | None = field(default=None, validator=text(min_length=1, max_length=128, pattern=_ID, optional=True))
+
+    FIELDS = ("feedback_id", "answer_id", "rating", "reason", "comment", "query", "answer", "sources", "selected_text", "session_id")
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FeedbackRequest":
+        return build(cls, data, allowed=cls.FIELDS, required=("answer_id", "rating"))
+
+
+def parse(incoming: Incoming) -> FeedbackRequest:
+    return FeedbackRequest.from_json(incoming.json())
+
+
+async def handle(request: FeedbackRequest, clients) -> Reply:
+    """201 when stored now, 200 with the same id when this feedback_id was stored before."""
+    record = FeedbackRecord(
+        feedback_id=request.feedback_id or str(uuid.uuid4()),
+        answer_id=request.answer_id,
+        rating=request.rating,
+        reason=request.reason,
+        comment=request.comment or None,
+        query=request.query,
+        answer=request.answer,
+        sources=list(request.sources),
+        selected_text=request.selected_text,
+        session_id=request.session_id,
+        created_at=datetime.now(timezone.utc),
+    )
+    result = await clients.store.record_feedback(record)
+    return Reply(body={"id": result.id, "status": "recorded"}, status=201 if result.created else 200)

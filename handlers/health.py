@@ -1,0 +1,106 @@
+"""GET and HEAD /health: whether the service can answer, and the state of each dependency."""
+
+from __future__ import annotations
+
+import asyncio
+
+from attrs import frozen
+
+from lib import __version__, retrieval
+from lib.http import Incoming, Reply
+
+CHECK_TIMEOUT_SECONDS = 2.0
+HEALTHY, UNHEALTHY, DISABLED = "healthy", "unhealthy", "disabled"
+
+
+@frozen
+class HealthRequest:
+    """Health takes no input; HEAD and GET differ only in the body the host sends."""
+
+
+def parse(incoming: Incoming) -> HealthRequest:
+    return HealthRequest()
+
+
+async def _timed(check, name: str) -> tuple[str, str | None, object]:
+    """Run one check with its own timeout: (state, error, detail)."""
+    try:
+        return await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        return UNHEALTHY, f"{name} did not answer within {CHECK_TIMEOUT_SECONDS:g} s", None
+    except Exception as error:  # a check's failure is its report, never the endpoint's
+        return UNHEALTHY, _short(error), None
+
+
+def _short(error: Exception) -> str:
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return message.splitlines()[0][:200]
+
+
+async def _database(clients):
+    await clients.store.ping()
+    return HEALTHY, None, None
+
+
+async def _vector_db(clients):
+    return HEALTHY, None, await retrieval.describe_collection(clients)
+
+
+async def _openai(clients):
+    if clients.openai is None:
+        return DISABLED, None, None
+    await clients.openai.models.list()
+    return HEALTHY, None, None
+
+
+def _collection_problem(collection: retrieval.Collection | None, clients) -> str | None:
+    if collection is None or collection.points == 0:
+        return f"collection {clients.config.qdrant_collection_name} is empty: index the book with python -m lib.ingest"
+    return retrieval.dense_mismatch(collection, clients.config)
+
+
+async def _report(clients) -> Reply:
+    (db, db_error, _), (vec, vec_error, collection), (ai, ai_error, _) = await asyncio.gather(
+        _timed(_database(clients), "the database"),
+        _timed(_vector_db(clients), "the vector store"),
+        _timed(_openai(clients), "the OpenAI API"),
+    )
+    errors = {
+        name: error
+        for name, error in (("database", db_error), ("vector_db", vec_error), ("openai_api", ai_error))
+        if error
+    }
+    indexing = clients.indexing
+    if vec == HEALTHY:
+        problem = _collection_problem(collection, clients)
+        if problem and not indexing:
+            errors["collection"] = problem
+    if vec != HEALTHY or "collection" in errors:
+        status = UNHEALTHY
+    elif db != HEALTHY or ai != HEALTHY or indexing:
+        status = "degraded"
+    else:
+        status = HEALTHY
+    body = {
+        "status": status,
+        "services": {"database": db, "vector_db": vec, "openai_api": ai},
+        "collection": {
+            "name": clients.config.qdrant_collection_name,
+            "points": collection.points if collection else 0,
+            "dense_size": collection.dense_size if collection else None,
+        },
+        "version": __version__,
+    }
+    if indexing:
+        body["indexing"] = indexing
+    if errors:
+        body["errors"] = errors
+    return Reply(body=body, status=503 if status == UNHEALTHY else 200, headers={"Cache-Control": "no-store"})
+
+
+async def handle(request: HealthRequest, clients) -> Reply:
+    """The report, cached for a few seconds so that monitors can't hammer the dependencies."""
+    cached = clients.health_cache.get("report")
+    if cached is None:
+        cached = clients.health_cache["report"] = await _report(clients)
+    return cached

@@ -1,0 +1,88 @@
+"""The explicit client pool: opened once per process, handed to every handler, closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx2
+from attrs import define, field
+from cachetools import TTLCache
+from openai import AsyncOpenAI
+from qdrant_client import AsyncQdrantClient
+
+from lib.config import Config
+from lib.storage import Store, open_store
+
+log = logging.getLogger("bookbot")
+
+HEALTH_TTL_SECONDS = 5.0
+
+
+class VectorStoreLocked(Exception):
+    """Raised when another process already holds the local Qdrant folder."""
+
+
+@define
+class Clients:
+    """Everything a handler may talk to. A missing optional service is None."""
+
+    config: Config
+    store: Store
+    qdrant: AsyncQdrantClient | None = None
+    qdrant_error: str | None = None
+    openai: AsyncOpenAI | None = None
+    indexing: str | None = None  # what the start-up indexing of the book is doing, while it runs
+    health_cache: TTLCache = field(factory=lambda: TTLCache(maxsize=1, ttl=HEALTH_TTL_SECONDS))
+
+    async def aclose(self) -> None:
+        if self.openai is not None:
+            await self.openai.close()
+        if self.qdrant is not None:
+            await self.qdrant.close()
+        await self.store.close()
+
+
+def open_qdrant(config: Config) -> AsyncQdrantClient:
+    """A client for QDRANT_URL, or for the local folder under DATA_DIR."""
+    if config.qdrant_url:
+        return AsyncQdrantClient(
+            url=config.qdrant_url, api_key=config.qdrant_api_key, timeout=int(max(1, config.qdrant_timeout))
+        )
+    config.qdrant_path.mkdir(parents=True, exist_ok=True)
+    try:
+        return AsyncQdrantClient(path=str(config.qdrant_path))
+    except RuntimeError as error:
+        if "already accessed" not in str(error):
+            raise
+        raise VectorStoreLocked(
+            f"the local Qdrant folder {config.qdrant_path} is in use by another process; "
+            "stop it, point DATA_DIR elsewhere, or use a Qdrant server with QDRANT_URL"
+        ) from None
+
+
+def open_openai(config: Config) -> AsyncOpenAI | None:
+    if not config.openai_enabled:
+        return None
+    return AsyncOpenAI(
+        # An OpenAI-compatible server of one's own may need no key, but the SDK insists on one.
+        api_key=config.openai_api_key or "unused",
+        base_url=config.openai_base_url,
+        timeout=httpx2.Timeout(config.openai_timeout, connect=min(5.0, config.openai_timeout)),
+        max_retries=1,
+    )
+
+
+async def open_clients(config: Config) -> Clients:
+    """Open every client. A dependency that is down does not stop start-up; /health tells."""
+    store = open_store(config)
+    try:
+        await store.migrate()
+    except Exception as error:  # the database may come up later; feedback answers 503 until then
+        log.warning("database not ready at start-up: %s", error)
+    clients = Clients(config=config, store=store, openai=open_openai(config))
+    try:
+        clients.qdrant = open_qdrant(config)
+    except VectorStoreLocked as error:
+        log.error("%s", error)
+        clients.qdrant_error = str(error)
+    return clients

@@ -1,0 +1,155 @@
+"""Find the book's passages for a question, each with a relevance score from 0 to 1.
+
+Qdrant ranks: BM25 over sparse term vectors alone, or fused with dense
+embeddings by Reciprocal Rank Fusion. RRF scores only order hits, and BM25
+sums depend on the collection, so the refusal threshold is applied to a
+relevance on a fixed scale instead:
+
+- with dense vectors: the cosine similarity of the question's and the
+  passage's embeddings (what `SIMILARITY_THRESHOLD` means with a model);
+- without: the share of the question's terms that the passage contains.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import openai
+from attrs import frozen
+from qdrant_client import models
+
+from lib import sparse
+from lib.errors import Unavailable, UpstreamTimeout
+
+log = logging.getLogger("bookbot")
+
+DENSE = "dense"
+SPARSE = "sparse"
+PREFETCH_FACTOR = 4
+
+
+@frozen
+class Collection:
+    """What the service needs to know about the indexed book."""
+
+    name: str
+    points: int
+    dense_size: int | None
+    dense_model: str | None
+    index_version: str | None
+
+
+@frozen
+class Passage:
+    chunk_id: str
+    title: str
+    section: str
+    url: str
+    text: str
+    score: float
+
+
+async def describe_collection(clients) -> Collection | None:
+    """The collection's vector config and size, or None when it does not exist yet."""
+    name = clients.config.qdrant_collection_name
+    if clients.qdrant is None:
+        raise Unavailable(clients.qdrant_error or "the vector store is not open", retry_after=30)
+    try:
+        if not await clients.qdrant.collection_exists(name):
+            return None
+        info = await clients.qdrant.get_collection(name)
+    except Exception as error:
+        log.warning("vector store unreachable: %s", error)
+        raise Unavailable("the vector store is unreachable") from None
+    vectors = info.config.params.vectors
+    dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
+    metadata = info.config.metadata or {}
+    return Collection(
+        name=name,
+        points=info.points_count or 0,
+        dense_size=dense.size if dense else None,
+        dense_model=metadata.get("dense_model"),
+        index_version=metadata.get("index_version"),
+    )
+
+
+def dense_mismatch(collection: Collection, config) -> str | None:
+    """Why the collection's dense vectors can't serve the configured model, if they can't."""
+    if not config.dense_enabled or collection.dense_size is None:
+        return None
+    if collection.dense_model and collection.dense_model != config.openai_embedding_model:
+        return (
+            f"collection {collection.name} was indexed with {collection.dense_model} but "
+            f"OPENAI_EMBEDDING_MODEL is {config.openai_embedding_model}; re-run python -m lib.ingest --recreate"
+        )
+    return None
+
+
+async def embed(clients, texts: list[str]) -> list[list[float]]:
+    """Dense embeddings from the configured model."""
+    try:
+        response = await clients.openai.embeddings.create(
+            model=clients.config.openai_embedding_model, input=texts
+        )
+    except openai.APITimeoutError:
+        raise UpstreamTimeout("the embedding model took too long") from None
+    except openai.APIError as error:
+        log.warning("embedding failed: %s", error)
+        raise Unavailable("the embedding model is unavailable") from None
+    return [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _passage(point, score: float) -> Passage:
+    payload = point.payload or {}
+    return Passage(
+        chunk_id=str(point.id),
+        title=payload.get("title", ""),
+        section=payload.get("section", ""),
+        url=payload.get("url", ""),
+        text=payload.get("text", ""),
+        score=round(max(0.0, min(1.0, score)), 4),
+    )
+
+
+async def search(clients, question: str, top_k: int, collection: Collection) -> list[Passage]:
+    """The best `top_k` passages for a question, best first, each scored from 0 to 1."""
+    use_dense = clients.config.dense_enabled and collection.dense_size is not None
+    sparse_query = sparse.query_vector(question)
+    if not sparse_query.indices and not use_dense:
+        return []
+    try:
+        if use_dense:
+            [vector] = await embed(clients, [question])
+            prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
+            if sparse_query.indices:
+                prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
+            result = await clients.qdrant.query_points(
+                collection.name,
+                prefetch=prefetch,
+                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                limit=top_k,
+                with_payload=True,
+                with_vectors=[DENSE],
+            )
+            return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
+        result = await clients.qdrant.query_points(
+            collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+        )
+    except (Unavailable, UpstreamTimeout):
+        raise
+    except Exception as error:
+        log.warning("vector search failed: %s", error)
+        raise Unavailable("the vector store is unreachable") from None
+    return [_passage(point, sparse.coverage(question, _indexed_text(point.payload or {}))) for point in result.points]
+
+
+def _indexed_text(payload: dict) -> str:
+    """The words a passage was indexed under: its page title, heading path and text."""
+    return " ".join([payload.get("title", ""), *payload.get("headings", []), payload.get("text", "")])

@@ -1,0 +1,82 @@
+"""BM25-style sparse term vectors, tokenised the same way at index and query time.
+
+Documents carry BM25's term-frequency part; Qdrant's IDF modifier supplies the
+inverse document frequency at query time, so the dot product Qdrant computes is
+BM25. Terms are hashed to 32-bit indices, so no vocabulary has to be stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+
+from qdrant_client import models
+
+K1 = 1.2
+B = 0.75
+AVERAGE_TERMS = 150  # a typical chunk's term count; fixed so that re-indexing one file changes no other
+
+_WORD = re.compile(r"[^\W_]+(?:[_'][^\W_]+)*")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not of off on once only or other our ours ourselves out over own
+    same she should so some such than that the their theirs them themselves then there these they
+    this those through to too under until up very was we were what when where which while who whom
+    why will with would you your yours yourself yourselves im whats dont doesnt cant tell explain
+    please""".split()
+)
+
+
+def _stem(word: str) -> str:
+    """Fold the commonest English inflections, so 'chunks' finds 'chunk'."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 6 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 5 and word.endswith("ed") and not word.endswith("eed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of a text, in order, stopwords removed."""
+    words = (match.group().lower().replace("'", "") for match in _WORD.finditer(text))
+    return [_stem(word) for word in words if word not in STOPWORDS and (len(word) > 1 or word.isdigit())]
+
+
+def term_index(term: str) -> int:
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little")
+
+
+def document_vector(text: str) -> models.SparseVector:
+    counts = Counter(terms(text))
+    length = sum(counts.values())
+    weights: dict[int, float] = {}
+    for term, tf in counts.items():
+        weight = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVERAGE_TERMS))
+        index = term_index(term)
+        weights[index] = weights.get(index, 0.0) + weight
+    return models.SparseVector(indices=list(weights), values=list(weights.values()))
+
+
+def query_vector(text: str) -> models.SparseVector:
+    indices = sorted({term_index(term) for term in terms(text)})
+    return models.SparseVector(indices=indices, values=[1.0] * len(indices))
+
+
+def coverage(question: str, passage: str) -> float:
+    """The share of the question's distinct terms that the passage contains, from 0 to 1.
+
+    This is the lexical mode's relevance score: BM25 sums are unbounded and
+    depend on the collection, so the refusal threshold is applied to this
+    instead.
+    """
+    wanted = set(terms(question))
+    if not wanted:
+        return 0.0
+    return len(wanted & set(terms(passage))) / len(wanted)

@@ -1,0 +1,61 @@
+"""The composition root: the route table, the Falcon ASGI app, and the AWS Lambda entry point."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import falcon
+import falcon.asgi
+import uvicorn
+
+from handlers import feedback, health, query
+from lib import logs, openapi
+from lib.clients import open_clients
+from lib.config import Config, ConfigError
+from lib.hosts import Pool, aws_lambda, falcon_host
+from lib.http import Route
+
+SWAGGER_ASSETS = Path(__file__).parent / "lib" / "static" / "swagger-ui"
+
+ROUTES = (
+    Route("POST", "/v1/query", query.parse, query.handle),
+    Route("GET", "/health", health.parse, health.handle),
+    Route("HEAD", "/health", health.parse, health.handle),
+    Route("POST", "/v1/feedback", feedback.parse, feedback.handle),
+)
+
+
+def create_app(clients=None) -> falcon.asgi.App:
+    """The ASGI app. Without clients, it reads the environment and opens its own pool at startup."""
+    if clients is None:
+        config = Config.from_environ()
+        logs.configure(config.log_level)
+        pool = Pool(opener=lambda: open_clients(config))
+    else:
+        config, pool = clients.config, Pool(clients=clients)
+    middleware = [falcon_host.Lifespan(pool), falcon_host.RequestContext()]
+    if config.allowed_origins:
+        middleware.append(falcon.CORSMiddleware(allow_origins=list(config.allowed_origins), expose_headers=["X-Request-ID"]))
+    app = falcon.asgi.App(middleware=middleware)
+    for path, resource in falcon_host.adapt(ROUTES, pool).items():
+        app.add_route(path, resource)
+    app.add_route("/openapi.json", falcon_host.Fixed(openapi.document()))
+    app.add_route("/docs", falcon_host.Fixed(openapi.SWAGGER_PAGE))
+    app.add_static_route("/docs/assets", SWAGGER_ASSETS)
+    app.add_error_handler(Exception, falcon_host.handle_error)
+    app.add_error_handler(falcon.HTTPError, falcon_host.handle_error)
+    return app
+
+
+lambda_handler = aws_lambda.adapt(ROUTES, Pool(opener=lambda: open_clients(Config.from_environ())))
+
+try:
+    app = create_app()
+except ConfigError as error:
+    sys.exit(f"configuration error: {error}")
+
+
+if __name__ == "__main__":
+    port = Config.from_environ().port
+    uvicorn.run(app, host="0.0.0.0", port=port, proxy_headers=True, log_level="info")
