@@ -23,6 +23,7 @@ ROUTES = (
     Route("GET", "/health", health.parse, health.handle),
     Route("HEAD", "/health", health.parse, health.handle),
     Route("POST", "/v1/feedback", feedback.parse, feedback.handle),
+    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin),
 )
 
 

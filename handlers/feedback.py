@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from datetime import datetime, timezone
 
 from attrs import field, frozen
 
-from lib.errors import InvalidRequest
+from lib.errors import Forbidden, InvalidRequest, Unauthorized
 from lib.http import Incoming, Reply
 from lib.storage.records import FeedbackRecord
 from lib.validation import build, integer, one_of, strip, text
@@ -81,3 +82,76 @@ async def handle(request: FeedbackRequest, clients) -> Reply:
     )
     result = await clients.store.record_feedback(record)
     return Reply(body={"id": result.id, "status": "recorded"}, status=201 if result.created else 200)
+
+
+# GET /v1/feedback: the book's author reads what readers said, behind ADMIN_API_KEY.
+
+VIEWS = ("list", "summary")
+
+
+def _bearer(header: str | None) -> str | None:
+    scheme, _, token = (header or "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _time(value, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"{name} must be an ISO 8601 date or time, such as 2026-11-24T09:00:00Z", field=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _number(value) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value  # the validator names the field
+
+
+@frozen
+class AdminRequest:
+    """The caller's key, and the filters still as text: they are read only once the key is right."""
+
+    token: str | None
+    params: dict
+
+
+@frozen
+class FeedbackQuery:
+    view: str = field(default="list", validator=one_of(VIEWS))
+    rating: int | None = field(default=None, converter=_number, validator=one_of((1, -1), optional=True))
+    reason: str | None = field(default=None, validator=one_of(REASONS, optional=True))
+    since: datetime | None = field(default=None, converter=lambda value: _time(value, "since"))
+    until: datetime | None = field(default=None, converter=lambda value: _time(value, "until"))
+    limit: int = field(default=50, converter=_number, validator=integer(low=1, high=200))
+    before: str | None = field(default=None, validator=text(max_length=200, optional=True))
+
+    FIELDS = ("view", "rating", "reason", "since", "until", "limit", "before")
+
+    @classmethod
+    def from_params(cls, params: dict) -> "FeedbackQuery":
+        return build(cls, params, allowed=cls.FIELDS)
+
+
+def parse_admin(incoming: Incoming) -> AdminRequest:
+    return AdminRequest(token=_bearer(incoming.headers.get("authorization")), params=dict(incoming.params))
+
+
+async def handle_admin(request: AdminRequest, clients) -> Reply:
+    key = clients.config.admin_api_key
+    if not key:
+        raise Forbidden("the feedback admin route is disabled; set ADMIN_API_KEY to enable it")
+    if request.token is None or not hmac.compare_digest(request.token.encode(), key.encode()):
+        raise Unauthorized("GET /v1/feedback needs Authorization: Bearer ADMIN_API_KEY")
+    query = FeedbackQuery.from_params(request.params)
+    if query.view == "summary":
+        return Reply(body=await clients.store.summary(since=query.since, until=query.until))
+    page = await clients.store.list_feedback(
+        rating=query.rating, reason=query.reason, since=query.since, until=query.until, limit=query.limit, before=query.before
+    )
+    return Reply(body=page.to_dict(), headers={"Cache-Control": "no-store"})

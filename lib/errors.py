@@ -46,6 +46,13 @@ class Unauthorized(ApiError):
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class Forbidden(ApiError):
+    """Raised when a route is switched off by configuration."""
+
+    STATUS = 403
+    CODE = "forbidden"
+
+
 class NotFound(ApiError):
     """Raised when no route matches the path."""
 
