@@ -109,13 +109,17 @@ class _Crawl:
             return self._allowed(url, scope or "/")
 
         queue = [url for url in map(_clean, urls) if admit(url)]
-        with ThreadPoolExecutor(max_workers=self._max_workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=self._max_workers)
+        try:
             while queue:
                 wave, queue = queue, []
                 for result, links in pool.map(self._page, wave):
                     yield result
                     if scope is not None:
                         queue.extend(link for link in map(_clean, links) if admit(link))
+        finally:
+            # a caller that stops early doesn't wait for the rest of the wave
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _allowed(self, url: str, scope: str) -> bool:
         path = urlsplit(url).path or "/"
