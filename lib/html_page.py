@@ -198,7 +198,10 @@ class _Renderer:
             self.first_h1 = text
             if len(self.cut) == 1 and not self.cut[0][3]:
                 return  # the page's own title: the top of the page, not a section
-        self.cut.append([level, text, element.attrs.get("id", ""), []])
+        # Early Docusaurus 2 put the id on an empty <a> inside the heading
+        inner = element.find(lambda child: bool(child.attrs.get("id")))
+        anchor = element.attrs.get("id") or (inner.attrs["id"] if inner is not None else "")
+        self.cut.append([level, text, anchor, []])
 
     def _flush(self) -> None:
         text = re.sub(r"\s+", " ", "".join(self._inline)).replace(_LINE_BREAK, "\n")

@@ -96,3 +96,16 @@ def test_docusaurus_2_admonitions_read_like_docusaurus_3_ones():
 def test_code_keeps_a_longer_fence_when_it_holds_one():
     html = '<article><pre class="language-md"><code>```js\nx\n```</code></pre></article>'
     assert parse_html(html, "https://book.example/docs/t").sections[0].text == "````md\n```js\nx\n```\n````"
+
+
+def test_an_id_on_an_anchor_inside_the_heading_is_the_anchor():
+    html = (
+        '<article><h2><a aria-hidden="true" class="anchor enhancedAnchor_2LWZ" id="old-style"></a>Old style'
+        '<a class="hash-link" href="#old-style" title="Direct link to heading">#</a></h2><p>Text.</p></article>'
+    )
+    assert parse_html(html, "https://book.example/docs/t").sections[1] == Section(2, "Old style", "old-style", "Text.")
+
+
+def test_a_heading_without_an_id_has_no_anchor():
+    html = "<article><h1>T</h1><h2>Raw</h2><p>Text.</p></article>"
+    assert parse_html(html, "https://book.example/docs/t").sections[1] == Section(2, "Raw", "", "Text.")
