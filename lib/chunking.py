@@ -33,17 +33,16 @@ _WORD = re.compile(r"\S+")
 def count_tokens(text: str) -> int:
     """An estimate of the number of OpenAI cl100k_base tokens in `text`, without tiktoken.
 
-    The text is first cut exactly as cl100k's pre-tokenizer cuts it, so numbers
+    The text is first cut the way cl100k's pre-tokenizer cuts it, so numbers
     (one token per 1-3 digits), whitespace runs and contractions come out as
     cl100k counts them. The BPE merges inside each piece are guessed: an ASCII
     word part (camelCase is split) of up to 8 letters is one token, longer ones
     one per 6 letters; CJK is one token per character, other scripts one per 2
-    letters; punctuation one per 2 characters. It gets common prose exactly right
-    ("The quick brown fox jumps over the lazy dog." is 10 for both) and is meant
-    to land within about 15% of tiktoken on English prose and Markdown; it was
-    not measured against tiktoken here (no download), so treat it as a sizing
-    estimate, not a count to bill by; it errs high on rare long words and
-    symbol-heavy code.
+    letters; punctuation one per 2 characters. For "The quick brown fox jumps
+    over the lazy dog." it gives 10, as cl100k does. It was not measured against
+    tiktoken here (nothing may be downloaded), so take it as a sizing estimate,
+    not a count to bill by: it errs high on rare long words and symbol-heavy
+    code, and low on words cl100k splits though they are short.
     """
     total = 0
     for piece in _PIECES.findall(text):
@@ -160,7 +159,9 @@ def split_text(text: str, chunk_size: int = 500, overlap: int = 50) -> list[str]
     return pieces
 
 
-def _overlap_start(text, spans, first, end, start, overlap) -> int:
+def _overlap_start(
+    text: str, spans: list[tuple[int, int, bool]], first: int, end: int, start: int, overlap: int
+) -> int:
     """Where the next piece starts: a word about `overlap` tokens before this piece's end."""
     next_start = spans[end][0]
     if overlap == 0:
