@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -44,18 +45,13 @@ def count_tokens(text: str) -> int:
     not a count to bill by: it errs high on rare long words and symbol-heavy
     code, and low on words cl100k splits though they are short.
     """
-    total = 0
-    for piece in _PIECES.findall(text):
-        if piece.isspace() or piece.startswith("'") and piece[1:].isalpha() and len(piece) <= 3:
-            total += 1
-        elif piece.isdigit():
-            total += 1
-        else:
-            total += _piece_tokens(piece)
-    return total
+    return sum(map(_piece_tokens, _PIECES.findall(text)))
 
 
+@functools.lru_cache(maxsize=65536)
 def _piece_tokens(piece: str) -> int:
+    if piece.isspace() or piece.isdigit() or piece.startswith("'") and piece[1:].isalpha() and len(piece) <= 3:
+        return 1
     letters = piece.lstrip(" ").lstrip()
     if letters and not (letters[0].isalpha()):
         # a sign or punctuation mark glued to the word is usually its own token
@@ -149,14 +145,32 @@ def split_text(text: str, chunk_size: int = 500, overlap: int = 50) -> list[str]
         first_start, first_end, _ = spans[index]
         if start != first_start and count_tokens(text[start:first_end]) > chunk_size:
             start = first_start  # the overlap doesn't fit beside this block: go without it
-        end = index + 1
-        while end < len(spans) and count_tokens(text[start: spans[end][1]]) <= chunk_size:
-            end += 1
+        end = _fill(text, spans, index, start, chunk_size)
         pieces.append(text[start: spans[end - 1][1]])
         if end < len(spans):
             start = _overlap_start(text, spans, index, end, start, overlap)
         index = end
     return pieces
+
+
+def _fill(text: str, spans: list[tuple[int, int, bool]], index: int, start: int, chunk_size: int) -> int:
+    """How many spans, from spans[index], the piece starting at `start` can hold (at least one).
+
+    Counts add up span by span (each with the whitespace before it), which is
+    how the pre-tokenizer cuts at whitespace anyway; the whole piece is counted
+    once at the end, in case a boundary tokenized otherwise.
+    """
+    total = count_tokens(text[start: spans[index][1]])
+    end = index + 1
+    while end < len(spans):
+        added = count_tokens(text[spans[end - 1][1]: spans[end][1]])
+        if total + added > chunk_size:
+            break
+        total += added
+        end += 1
+    while end - 1 > index and count_tokens(text[start: spans[end - 1][1]]) > chunk_size:
+        end -= 1
+    return end
 
 
 def _overlap_start(
