@@ -1,0 +1,193 @@
+"""A Docusaurus docs folder read as pages of sections, with the routes and anchors Docusaurus gives them."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from attrs import frozen
+
+from lib.front_matter import FrontMatterError, split_front_matter
+from lib.mdx import Line, heading_text, parse_heading, to_markdown
+from lib.routes import doc_route
+from lib.slugger import Slugger
+
+DOC_EXTENSIONS = (".md", ".mdx")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s")
+
+
+@frozen
+class Section:
+    """One heading and the text under it; the text before the first heading has level 1 and anchor ""."""
+
+    level: int
+    heading: str
+    anchor: str
+    text: str
+
+
+@frozen
+class Page:
+    title: str
+    route: str
+    source: str
+    sections: list[Section]
+    unlisted: bool = False
+    sidebar_label: str | None = None
+
+
+class PageError(Exception):
+    """Raised when a page can't be read or parsed; the message names the file or URL."""
+
+    def __init__(self, source: str, reason: str):
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+def iter_book(root: Path, route_base_path: str = "/docs") -> Iterator[Page | PageError]:
+    """Every doc of the folder in path order; drafts are skipped, a bad file is yielded as a PageError."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no docs folder at {root}")
+    paths, errors = _doc_files(root)
+    yield from errors
+    for path in paths:
+        try:
+            page = parse_page(path, root, route_base_path)
+        except PageError as error:
+            yield error
+            continue
+        if page is not None:
+            yield page
+
+
+def parse_page(path: Path, root: Path, route_base_path: str = "/docs") -> Page | None:
+    """Parse one file of the docs folder at `root`; None for a draft."""
+    source = Path(path).relative_to(root).as_posix()
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PageError(source, f"is not valid UTF-8 (bad byte at offset {error.start})") from None
+    except OSError as error:
+        raise PageError(source, f"can't be read: {error.strerror or error}") from None
+    return parse_markdown(text, source, route_base_path)
+
+
+def parse_markdown(text: str, source: str, route_base_path: str = "/docs") -> Page | None:
+    """Parse the text of the doc at `source` (its path inside the docs folder); None for a draft."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        front_matter, body = split_front_matter(text)
+    except FrontMatterError as error:
+        raise PageError(source, f"broken front matter: {error}") from None
+    if _flag(front_matter.get("draft")):
+        return None
+    try:
+        route, doc_id = doc_route(source, front_matter, route_base_path)
+    except ValueError as error:
+        raise PageError(source, str(error)) from None
+    sections, first_h1 = _sections(to_markdown(body))
+    title = _text(front_matter.get("title")) or first_h1 or doc_id
+    intro = sections[0]
+    sections[0] = Section(level=1, heading=title, anchor="", text=intro.text)
+    return Page(
+        title=title,
+        route=route,
+        source=source,
+        sections=sections,
+        unlisted=_flag(front_matter.get("unlisted")),
+        sidebar_label=_text(front_matter.get("sidebar_label")),
+    )
+
+
+def _sections(lines: list[Line]) -> tuple[list[Section], str | None]:
+    """Cut the lines at headings; return the sections and the text of the first H1."""
+    slugger = Slugger()
+    # [level, heading, anchor, lines]; the first is the text before any heading
+    cut: list[list[Any]] = [[1, "", "", []]]
+    first_h1 = None
+    for index, line in enumerate(lines):
+        heading = None if line.code else parse_heading(line.text)
+        underline = None if line.code else _setext_level(lines, index, cut[-1][3])
+        if underline:
+            heading = (underline, cut[-1][3].pop().text)
+        if heading is None:
+            cut[-1][3].append(line)
+            continue
+        level, raw = heading
+        text, custom_id = heading_text(raw)
+        anchor = custom_id if custom_id is not None else slugger.slug(text)
+        if level == 1 and first_h1 is None:
+            first_h1 = text
+            if len(cut) == 1 and not any(kept.text.strip() for kept in cut[0][3]):
+                # A page that opens with its H1: the H1 is the top of the page, not a section
+                continue
+        cut.append([level, text, anchor, []])
+    sections = [Section(level, heading, anchor, _join(body)) for level, heading, anchor, body in cut]
+    return sections, first_h1
+
+
+def _setext_level(lines: list[Line], index: int, current: list[Line]) -> int | None:
+    """2 or 1 when this line underlines a one-line paragraph (`Title` over `---` or `===`)."""
+    marker = lines[index].text.strip()
+    if not marker or set(marker) not in ({"="}, {"-"}) or len(lines[index].text) - len(lines[index].text.lstrip()) > 3:
+        return None
+    if not current or current[-1].code or not current[-1].text.strip():
+        return None
+    above = current[-1].text.lstrip()
+    if above.startswith(("- ", "* ", "+ ", ">", "|")) or above[0].isdigit() and ". " in above[:6]:
+        return None
+    if len(current) > 1 and current[-2].text.strip() and not current[-2].code:
+        return None
+    return 1 if marker[0] == "=" else 2
+
+
+def _join(lines: list[Line]) -> str:
+    """The section's text; outside code, runs of blank lines become one and indentation goes.
+
+    MDX has no indented code, so indentation (often from JSX nesting) means
+    nothing, except that of list items, which nests them.
+    """
+    kept: list[str] = []
+    for line in lines:
+        if line.code:
+            text = line.text
+        elif _LIST_ITEM.match(line.text):
+            text = line.text.rstrip()
+        else:
+            text = line.text.strip()
+        if not line.code and not text and (not kept or not kept[-1]):
+            continue
+        kept.append(text)
+    return "\n".join(kept).strip("\n")
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _doc_files(root: Path) -> tuple[list[Path], list[PageError]]:
+    """The .md/.mdx files Docusaurus would read, sorted by path; `_` and `.` names are left out."""
+    found: list[Path] = []
+    errors: list[PageError] = []
+
+    def unreadable(error: OSError) -> None:
+        where = Path(error.filename).relative_to(root).as_posix() if error.filename else str(root)
+        errors.append(PageError(where, f"folder can't be read: {error.strerror or error}"))
+
+    for directory, folders, files in os.walk(root, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith(("_", "."))]
+        for name in files:
+            if not name.startswith(("_", ".")) and name.endswith(DOC_EXTENSIONS):
+                found.append(Path(directory, name))
+    found.sort(key=lambda path: path.relative_to(root).as_posix())
+    return found, errors
