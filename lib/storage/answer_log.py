@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 CAPACITY = 1000
 BATCH_SIZE = 100
-_POLL = 0.1
+_POLL = 0.5
+_WAKE = object()  # put by close() so the writer needn't wait for its next poll
 
 
 def _worth_logging(count: int) -> bool:
@@ -75,16 +76,20 @@ class AnswerLog:
         with self._lock:
             thread = self._thread
         if thread is not None:
+            try:
+                self._queue.put_nowait(_WAKE)
+            except queue.Full:
+                pass  # a full queue wakes the writer anyway
             thread.join(timeout)
             if thread.is_alive():
                 self._abandoned.set()
         left = 0
         while True:
             try:
-                self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            left += 1
+            left += item is not _WAKE
         if left:
             self._count_dropped(left, "the store closed before they were written")
 
@@ -97,18 +102,19 @@ class AnswerLog:
                 self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        while not (self._closing.is_set() and self._queue.empty()):
             try:
                 batch = [self._queue.get(timeout=_POLL)]
             except queue.Empty:
-                if self._closing.is_set():
-                    return
                 continue
             while len(batch) < self._batch_size:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            batch = [record for record in batch if record is not _WAKE]
+            if not batch:
+                continue
             if self._abandoned.is_set():
                 self._count_dropped(len(batch), "the store closed before they were written")
                 continue
