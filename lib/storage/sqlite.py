@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ from lib.storage.migrations import apply
 from lib.storage.pool import ConnectFailed, Pool, PoolClosed, PoolTimeout
 
 MEMORY = ":memory:"
+_WAL_RETRY = 0.02
 # Primary result codes that mean the file can't be used now, not that the SQL is wrong.
 _UNAVAILABLE_CODES = frozenset(
     {
@@ -39,6 +41,8 @@ def timestamp(value: datetime) -> str:
 
 
 def describe_error(error: BaseException) -> str:
+    if isinstance(error, ConnectFailed):
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 
@@ -88,6 +92,9 @@ class SqliteDatabase:
     def is_unavailable(self, error: BaseException) -> bool:
         return is_unavailable(error)
 
+    def is_broken(self, error: BaseException) -> bool:
+        return False  # a file has no connection to lose
+
     def day(self, column: str) -> str:
         """SQL for the UTC calendar day of a timestamp column, as 'YYYY-MM-DD'."""
         return f"substr({column}, 1, 10)"
@@ -131,15 +138,28 @@ class SqliteDatabase:
                 self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.Error) as error:
-            raise ConnectFailed(f"can't open {self.describe()}: {describe_error(error)}") from None
+            raise ConnectFailed(f"can't open: {describe_error(error)}") from None
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(connection)
             # FULL: a feedback answered 201 is on disk even if the machine loses power.
             connection.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as error:
             connection.close()
-            raise ConnectFailed(f"can't open {self.describe()}: {describe_error(error)}") from None
+            raise ConnectFailed(f"can't open: {describe_error(error)}") from None
         return connection
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to WAL once; SQLite refuses at once, without waiting, while
+        another process holds a lock, so try again until the timeout."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")  # ":memory:" stays "memory"
+                return
+            except sqlite3.OperationalError as error:
+                if not is_unavailable(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(_WAL_RETRY)
 
 
 def _rollback_quietly(connection: sqlite3.Connection) -> None:
