@@ -27,6 +27,8 @@ _QUIETLY_IGNORED = frozenset({"channel_binding", "connect_timeout"})
 # 08 connection exception, 53 insufficient resources, 57 operator intervention
 # (shutdown, restart, query cancelled by a timeout).
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
+# admin_shutdown, crash_shutdown: the server ended this session and may be back already.
+_SHUT_DOWN = ("57P01", "57P02")
 
 
 @frozen
@@ -99,6 +101,8 @@ def ssl_context(info: ConnectInfo) -> ssl.SSLContext | bool | None:
 
 def describe_error(error: BaseException) -> str:
     """A short account of a driver error with nothing from the URL's secrets or the rows."""
+    if isinstance(error, ConnectFailed):
+        return str(error)
     if isinstance(error, pg8000.native.DatabaseError) and error.args and isinstance(error.args[0], dict):
         fields = error.args[0]
         return f"{fields.get('C', '?')} {fields.get('M', '')}".strip()
@@ -115,6 +119,18 @@ def is_unavailable(error: BaseException) -> bool:
         return True
     if isinstance(error, pg8000.native.DatabaseError) and error.args and isinstance(error.args[0], dict):
         return str(error.args[0].get("C", "")).startswith(_UNAVAILABLE_CLASSES)
+    return False
+
+
+def is_broken(error: BaseException) -> bool:
+    """Whether a lent connection broke under `error` (not a timeout): another may work."""
+    if isinstance(error, TimeoutError):
+        return False
+    if isinstance(error, (OSError, pg8000.native.InterfaceError)):
+        return True
+    if isinstance(error, pg8000.native.DatabaseError) and error.args and isinstance(error.args[0], dict):
+        code = str(error.args[0].get("C", ""))
+        return code.startswith("08") or code in _SHUT_DOWN
     return False
 
 
@@ -157,6 +173,9 @@ class PostgresDatabase:
 
     def is_unavailable(self, error: BaseException) -> bool:
         return is_unavailable(error)
+
+    def is_broken(self, error: BaseException) -> bool:
+        return is_broken(error)
 
     def day(self, column: str) -> str:
         """SQL for the UTC calendar day of a timestamp column, as 'YYYY-MM-DD'."""
@@ -209,7 +228,7 @@ class PostgresDatabase:
                 startup_params={"options": info.options} if info.options else None,
             )
         except Exception as error:
-            raise ConnectFailed(f"can't connect to {info.describe()}: {describe_error(error)}") from None
+            raise ConnectFailed(f"can't connect: {describe_error(error)}") from None
 
 
 def _select_one(connection: pg8000.native.Connection) -> None:

@@ -57,6 +57,8 @@ class Database(Protocol):
 
     def is_unavailable(self, error: BaseException) -> bool: ...
 
+    def is_broken(self, error: BaseException) -> bool: ...
+
     def day(self, column: str) -> str: ...
 
     def timestamp(self, value: datetime) -> object: ...
@@ -169,7 +171,7 @@ class SqlStore:
         if self._closed:
             raise Unavailable(UNAVAILABLE)
         loop = asyncio.get_running_loop()
-        work = self._prepared if migrated else _plain
+        work = self._prepared if migrated else self._retrying
         try:
             future = loop.run_in_executor(self._executor, work, function, *args)
             return await asyncio.wait_for(future, self._timeout)
@@ -189,7 +191,22 @@ class SqlStore:
         if not self._schema_ready:
             with self._schema_lock:
                 if not self._schema_ready:
-                    self._migrate()
+                    self._retrying(self._migrate)
+        return self._retrying(function, *args)
+
+    def _retrying(self, function: Callable[..., T], *args) -> T:
+        """Run `function`, once more if a pooled connection broke under it.
+
+        After a server restart every pooled connection is stale, and only the
+        first use of each tells; the retry gets a connection that is checked or
+        new. Every call of the store is idempotent, so a second run is safe.
+        """
+        try:
+            return function(*args)
+        except Exception as error:
+            if not self._database.is_broken(error):
+                raise
+            log.info("%s: retrying after a broken connection: %s", self._database.describe(), self._describe(error))
         return function(*args)
 
     def _migrate(self) -> None:
@@ -265,10 +282,6 @@ class SqlStore:
                 session.query(answers, **params),
                 session.query(questions, **params, top=TOP_QUESTIONS),
             )
-
-
-def _plain(function: Callable[..., T], *args) -> T:
-    return function(*args)
 
 
 def _utc(value: datetime, name: str) -> datetime:
