@@ -78,14 +78,14 @@ class Cluster:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run("pg_ctl", "-D", str(self._data), "-l", str(self._log), "-o", options, "-w", "-t", "30", "start")
         self.running = True
 
-    def stop(self) -> None:
-        """Stop at once, ending every session, as an outage would."""
-        self._run("pg_ctl", "-D", str(self._data), "-m", "immediate", "-w", "stop")
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server: `immediate` is a crash; `fast` tells each session it is ending."""
+        self._run("pg_ctl", "-D", str(self._data), "-m", mode, "-w", "stop")
         self.running = False
 
     def close(self) -> None:
