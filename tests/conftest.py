@@ -11,6 +11,12 @@ from tests.pg import Cluster, fresh_database
 
 
 @pytest.fixture(scope="session")
+def anyio_backend():
+    """Async tests (pytest.mark.anyio) run on asyncio, as uvicorn does."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def pg_cluster():
     """A throwaway cluster for the session; fails loudly when PostgreSQL isn't installed."""
     cluster = Cluster()

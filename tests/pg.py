@@ -29,7 +29,10 @@ class PostgresMissing(RuntimeError):
 def find_binaries() -> Path:
     """The folder holding initdb and pg_ctl: PG_BIN, else PATH, else the usual places (newest first)."""
     if os.environ.get("PG_BIN"):
-        return Path(os.environ["PG_BIN"])
+        folder = Path(os.environ["PG_BIN"])
+        if not (folder / "initdb").exists():
+            raise PostgresMissing(f"PG_BIN={folder} holds no initdb")
+        return folder
     on_path = shutil.which("initdb")
     if on_path:
         return Path(on_path).parent

@@ -16,11 +16,6 @@ from tests.pg import admin_connection
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def make_config(request, tmp_path) -> Callable[..., Config]:
     """Config for this test's own database on either backend; keyword arguments override."""
