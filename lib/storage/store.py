@@ -87,10 +87,6 @@ class SqlStore:
             self._write_answers, capacity=queue_size, describe_error=database.describe_error
         )
 
-    @property
-    def dialect(self) -> str:
-        return self._database.dialect
-
     async def migrate(self) -> None:
         await self._call(self._migrate)
 
@@ -163,7 +159,7 @@ class SqlStore:
             return
         self._closed = True
         await asyncio.to_thread(self._answers.close, timeout)
-        self._database.close()
+        await asyncio.to_thread(self._database.close)  # closing a connection talks to the server
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _call(self, function: Callable[..., T], *args, migrated: bool = True) -> T:
@@ -334,7 +330,8 @@ def _feedback_item(row: dict) -> dict:
         "sources": json.loads(row["sources"]),
         "selected_text": row["selected_text"],
         "session_id": row["session_id"],
-        "answer_known": bool(row["answer_known"]),
+        # The flag can miss an answer written at the very moment of the vote; the join can't.
+        "answer_known": bool(row["answer_known"]) or known,
         "mode": row["mode"],
         "answerable": bool(row["answerable"]) if known else None,
         "refusal_reason": row["refusal_reason"],
