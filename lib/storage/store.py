@@ -88,10 +88,10 @@ class SqlStore:
         )
 
     async def migrate(self) -> None:
-        await self._call(self._migrate)
+        await self._call(self._migrate, needs_schema=False)
 
     async def ping(self) -> None:
-        await self._call(self._database.ping, migrated=False)
+        await self._call(self._database.ping, needs_schema=False)
 
     async def record_feedback(self, record: FeedbackRecord) -> FeedbackResult:
         return await self._call(self._record_feedback, record)
@@ -162,12 +162,12 @@ class SqlStore:
         await asyncio.to_thread(self._database.close)  # closing a connection talks to the server
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _call(self, function: Callable[..., T], *args, migrated: bool = True) -> T:
+    async def _call(self, function: Callable[..., T], *args, needs_schema: bool = True) -> T:
         """Run a blocking call in the store's threads, within the timeout; a down database is Unavailable."""
         if self._closed:
             raise Unavailable(UNAVAILABLE)
         loop = asyncio.get_running_loop()
-        work = self._prepared if migrated else self._retrying
+        work = self._prepared if needs_schema else self._retrying
         try:
             future = loop.run_in_executor(self._executor, work, function, *args)
             return await asyncio.wait_for(future, self._timeout)
