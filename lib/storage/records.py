@@ -1,0 +1,115 @@
+"""The values the store keeps: an answer as it was logged, a reader's rating of it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from attrs import field, frozen
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(instance, attribute, value: datetime) -> None:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"{attribute.name} must be a datetime with a time zone, got {value!r}")
+
+
+def _storable(instance, attribute, value: str | None) -> None:
+    """Both databases store any Unicode text except NUL and unpaired surrogates."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ValueError(f"{attribute.name} must be text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{attribute.name} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{attribute.name} must not contain unpaired surrogates") from None
+
+
+def _required(instance, attribute, value: str) -> None:
+    _storable(instance, attribute, value)
+    if not value:
+        raise ValueError(f"{attribute.name} must not be empty")
+
+
+def _uuid(value: object) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"feedback_id must be a UUID, got {value!r}") from None
+
+
+def _rating(instance, attribute, value: int) -> None:
+    if isinstance(value, bool) or value not in (1, -1):
+        raise ValueError(f"rating must be 1 or -1, got {value!r}")
+
+
+def _scored(value) -> tuple[tuple[str, float], ...]:
+    return tuple((str(chunk_id), float(score)) for chunk_id, score in value)
+
+
+def _chunk_ids(value) -> tuple[str, ...]:
+    return tuple(str(chunk_id) for chunk_id in value)
+
+
+@frozen(kw_only=True)
+class AnswerRecord:
+    """One answer as the query handler produced it, for the answer log."""
+
+    id: str = field(validator=_required)
+    created_at: datetime = field(factory=_now, validator=_aware)
+    query: str | None = field(default=None, validator=_storable)
+    mode: str = field(validator=_required)
+    answerable: bool = field(converter=bool)
+    refusal_reason: str | None = field(default=None, validator=_storable)
+    retrieved: tuple[tuple[str, float], ...] = field(default=(), converter=_scored)
+    cited: tuple[str, ...] = field(default=(), converter=_chunk_ids)
+    model: str | None = field(default=None, validator=_storable)
+    prompt_tokens: int = field(default=0, converter=int)
+    completion_tokens: int = field(default=0, converter=int)
+    latency_ms: float = field(default=0.0, converter=float)
+    collection: str = field(validator=_required)
+    index_version: str | None = field(default=None, validator=_storable)
+    session_id: str | None = field(default=None, validator=_storable)
+
+
+@frozen(kw_only=True)
+class FeedbackRecord:
+    """A reader's rating of one answer, with the snapshot of what they saw."""
+
+    feedback_id: str = field(factory=lambda: str(uuid.uuid4()), converter=_uuid)
+    answer_id: str = field(validator=_required)
+    rating: int = field(validator=_rating)
+    reason: str | None = field(default=None, validator=_storable)
+    comment: str | None = field(default=None, validator=_storable)
+    query: str | None = field(default=None, validator=_storable)
+    answer: str | None = field(default=None, validator=_storable)
+    sources: tuple[dict, ...] = field(default=(), converter=tuple)
+    selected_text: str | None = field(default=None, validator=_storable)
+    session_id: str | None = field(default=None, validator=_storable)
+    created_at: datetime = field(factory=_now, validator=_aware)
+
+
+@frozen
+class FeedbackResult:
+    """What record_feedback did: `created` is False when the feedback_id was already stored."""
+
+    id: str
+    created: bool
+    answer_known: bool
+
+
+@frozen
+class FeedbackPage:
+    """One page of list_feedback, newest first; pass `next_before` as `before` for the next."""
+
+    items: tuple[dict, ...]
+    next_before: str | None
+
+    def to_dict(self) -> dict:
+        return {"items": list(self.items), "next_before": self.next_before}
