@@ -59,4 +59,4 @@ except ConfigError as error:
 
 if __name__ == "__main__":
     port = Config.from_environ().port
-    uvicorn.run(app, host="0.0.0.0", port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(app, host="0.0.0.0", port=port, proxy_headers=True, access_log=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx2
@@ -11,6 +12,7 @@ from openai import AsyncOpenAI
 from qdrant_client import AsyncQdrantClient
 
 from lib.config import Config
+from lib.indexer import index_on_start
 from lib.storage import Store, open_store
 
 log = logging.getLogger("bookbot")
@@ -33,8 +35,12 @@ class Clients:
     openai: AsyncOpenAI | None = None
     indexing: str | None = None  # what the start-up indexing of the book is doing, while it runs
     health_cache: TTLCache = field(factory=lambda: TTLCache(maxsize=1, ttl=HEALTH_TTL_SECONDS))
+    background: list[asyncio.Task] = field(factory=list)
 
     async def aclose(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         if self.openai is not None:
             await self.openai.close()
         if self.qdrant is not None:
@@ -73,7 +79,10 @@ def open_openai(config: Config) -> AsyncOpenAI | None:
 
 
 async def open_clients(config: Config) -> Clients:
-    """Open every client. A dependency that is down does not stop start-up; /health tells."""
+    """Open every client, and index BOOK_DIR in the background when it is due.
+
+    A dependency that is down does not stop start-up; /health tells.
+    """
     store = open_store(config)
     try:
         await store.migrate()
@@ -85,4 +94,6 @@ async def open_clients(config: Config) -> Clients:
     except VectorStoreLocked as error:
         log.error("%s", error)
         clients.qdrant_error = str(error)
+    if config.index_on_start:
+        clients.background.append(asyncio.create_task(index_on_start(clients)))
     return clients

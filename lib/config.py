@@ -96,6 +96,7 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "DATABASE_TIMEOUT": (_number(0.1, 600), 5.0),
     "DATA_DIR": (Path, Path("data")),
     "BOOK_DIR": (Path, REPO_ROOT / "docs"),
+    "INDEX_ON_START": (_boolean, True),
     "LOG_LEVEL": (_log_level, "INFO"),
     "SIMILARITY_THRESHOLD": (_number(0.0, 1.0), None),
     "TOP_K": (_integer(1, 20), 5),
@@ -132,6 +133,7 @@ class Config:
     database_timeout: float = 5.0
     data_dir: Path = Path("data")
     book_dir: Path = REPO_ROOT / "docs"
+    index_on_start: bool = True
     log_level: str = "INFO"
     similarity_threshold: float | None = None
     top_k: int = 5

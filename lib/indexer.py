@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 import uuid
+import warnings
 from pathlib import Path
 from collections import Counter
 from datetime import datetime, timezone
@@ -149,8 +150,10 @@ async def _create_collection(qdrant, name: str, dense_size: int | None) -> None:
         vectors_config={DENSE: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)} if dense_size else {},
         sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
     )
-    for key in ("source", "content_hash"):
-        await qdrant.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+    with warnings.catch_warnings():  # Qdrant's local mode warns that it has no use for them
+        warnings.simplefilter("ignore", UserWarning)
+        for key in ("source", "content_hash"):
+            await qdrant.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
 
 
 async def index_chunks(

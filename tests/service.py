@@ -28,7 +28,7 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = command or [sys.executable, "router.py"]
         base = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "QDRANT_", "DATABASE_"))}
-        self.env = {**base, "PORT": str(self.port), "BOOK_DIR": "", **env}
+        self.env = {**base, "PORT": str(self.port), "INDEX_ON_START": "false", **env}
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 

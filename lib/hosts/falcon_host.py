@@ -13,7 +13,7 @@ import falcon.asgi
 
 from lib import errors
 from lib.hosts import Pool
-from lib.http import Incoming, Reply, Route, dispatch, encode_event, error_reply, request_id_from
+from lib.http import Incoming, Reply, Route, dispatch, error_reply, request_id_from
 
 log = logging.getLogger("bookbot")
 access_log = logging.getLogger("bookbot.access")
@@ -111,8 +111,8 @@ def write(reply: Reply, resp: falcon.asgi.Response) -> None:
     for name, value in reply.headers.items():
         resp.set_header(name, value)
     if reply.events is not None:
-        resp.content_type = "text/event-stream"
-        resp.stream = (encode_event(event, data) async for event, data in reply.events)
+        # Falcon's own SSE support watches for the client going away and stops iterating.
+        resp.sse = (falcon.asgi.SSEvent(event=event, json=data) async for event, data in reply.events)
     elif reply.body is not None:
         resp.media = reply.body
 
