@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from lib.storage import open_store
 from lib.storage.migrations import MIGRATIONS, pending
 
 pytestmark = pytest.mark.anyio
