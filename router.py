@@ -16,7 +16,7 @@ from lib.config import Config, ConfigError
 from lib.hosts import Pool, aws_lambda, falcon_host
 from lib.http import Route
 
-SWAGGER_ASSETS = Path(__file__).parent / "lib" / "static" / "swagger-ui"
+STATIC = Path(__file__).parent / "lib" / "static"
 
 ROUTES = (
     Route("POST", "/v1/query", query.parse, query.handle),
@@ -43,7 +43,10 @@ def create_app(clients=None) -> falcon.asgi.App:
         app.add_route(path, resource)
     app.add_route("/openapi.json", falcon_host.Fixed(openapi.document()))
     app.add_route("/docs", falcon_host.Fixed(openapi.SWAGGER_PAGE))
-    app.add_static_route("/docs/assets", SWAGGER_ASSETS)
+    app.add_static_route("/docs/assets", STATIC / "swagger-ui")
+    app.add_route("/", falcon_host.Fixed(STATIC / "chat" / "index.html"))
+    app.add_static_route("/chat", STATIC / "chat")
+    app.add_route("/widget.js", falcon_host.Fixed(STATIC / "widget.js", "text/javascript"))
     app.add_error_handler(Exception, falcon_host.handle_error)
     app.add_error_handler(falcon.HTTPError, falcon_host.handle_error)
     return app

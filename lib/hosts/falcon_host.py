@@ -6,6 +6,7 @@ import logging
 import time
 from functools import partial
 from itertools import groupby
+from pathlib import Path
 from typing import Sequence
 
 import falcon
@@ -136,15 +137,19 @@ async def handle_error(req: falcon.asgi.Request, resp: falcon.asgi.Response, err
 
 
 class Fixed:
-    """A resource that always serves the same document (the OpenAPI JSON, the Swagger page)."""
+    """A resource that serves one document: a JSON value, a text, or a file read when asked for."""
 
-    def __init__(self, content: str | dict, content_type: str = falcon.MEDIA_HTML):
+    def __init__(self, content: str | dict | Path, content_type: str = falcon.MEDIA_HTML):
         self._content = content
         self._content_type = content_type
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         if isinstance(self._content, dict):
             resp.media = self._content
+            return
+        resp.content_type = self._content_type
+        if isinstance(self._content, Path):
+            resp.data = self._content.read_bytes()
+            resp.cache_control = ["no-cache"]
         else:
-            resp.content_type = self._content_type
             resp.text = self._content

@@ -1,0 +1,1 @@
+/* The "Ask the book" widget is being built. */
