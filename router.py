@@ -19,10 +19,10 @@ from lib.http import Route
 STATIC = Path(__file__).parent / "lib" / "static"
 
 ROUTES = (
-    Route("POST", "/v1/query", query.parse, query.handle),
+    Route("POST", "/v1/query", query.parse, query.handle, needs_key=True),
     Route("GET", "/health", health.parse, health.handle),
     Route("HEAD", "/health", health.parse, health.handle),
-    Route("POST", "/v1/feedback", feedback.parse, feedback.handle),
+    Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True),
     Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin),
 )
 

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 from attrs import field, frozen
 
 from lib import errors
+from lib.access import require_api_key
 
 log = logging.getLogger("bookbot")
 
@@ -96,6 +97,7 @@ class Route:
     path: str
     parse: Callable[[Incoming], Any]
     handle: Callable[[Any, Any], Awaitable[Reply]]
+    needs_key: bool = False  # when API_KEYS is set
 
 
 def error_reply(error: errors.ApiError, request_id: str) -> Reply:
@@ -105,6 +107,8 @@ def error_reply(error: errors.ApiError, request_id: str) -> Reply:
 async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     """Validate, handle, and turn any failure into the one error shape."""
     try:
+        if route.needs_key:
+            require_api_key(incoming.headers, clients.config.api_keys)
         request = route.parse(incoming)
         return await route.handle(request, clients)
     except errors.ApiError as error:

@@ -22,6 +22,7 @@ def _error(description: str, *, retry_after: bool = False) -> dict:
 
 _ERRORS = {
     "400": _error("A field is missing, of the wrong type or out of range, or the body is not JSON"),
+    "401": _error("API_KEYS is set and the request carries none of them"),
     "413": _error("The body is over MAX_BODY_BYTES"),
     "415": _error("The body is not JSON"),
     "500": _error("A bug; the message says nothing internal and the log has the trace"),
@@ -171,6 +172,10 @@ def _json(description: str, schema: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
+def _query(name: str, schema: dict, description: str = "") -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
 def _health(method: str) -> dict:
     return {
         "summary": "Readiness of the service and each dependency",
@@ -225,10 +230,40 @@ def document() -> dict:
                         **_ERRORS,
                         "503": _error("The database is down; retry later", retry_after=True),
                     },
-                }
+                },
+                "get": {
+                    "summary": "Admin: a page of feedback joined to its answers, or a summary",
+                    "operationId": "feedback_admin",
+                    "security": [{"admin": []}],
+                    "parameters": [
+                        _query("view", {"type": "string", "enum": ["list", "summary"], "default": "list"}),
+                        _query("rating", {"type": "integer", "enum": [1, -1]}),
+                        _query("reason", {"type": "string", "enum": ["wrong", "incomplete", "irrelevant", "unclear", "other"]}),
+                        _query("since", {"type": "string", "format": "date-time"}, "inclusive, ISO 8601"),
+                        _query("until", {"type": "string", "format": "date-time"}, "exclusive, ISO 8601"),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+                        _query("before", {"type": "string", "maxLength": 200}, "a page's next_before"),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "With view=list: {items, next_before}; with view=summary: counts",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "400": _ERRORS["400"],
+                        "401": _error("The admin key is missing or wrong"),
+                        "403": _error("ADMIN_API_KEY is not set: the route is disabled"),
+                        "503": _error("The database is down; retry later", retry_after=True),
+                    },
+                },
             },
         },
-        "components": {"schemas": _SCHEMAS},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "one of API_KEYS, when set"},
+                "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_API_KEY"},
+            },
+        },
     }
 
 

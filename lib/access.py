@@ -1,0 +1,30 @@
+"""API keys: when API_KEYS is set, the answering routes want one of them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from lib.errors import Unauthorized
+
+
+def presented_key(headers) -> str | None:
+    """The key a request carries, as `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return (headers.get("x-api-key") or "").strip() or None
+
+
+def require_api_key(headers, keys: tuple[str, ...]) -> str | None:
+    """Raise Unauthorized unless a configured key is presented; return a non-secret id of it."""
+    if not keys:
+        return None
+    presented = presented_key(headers)
+    # Compare against every key, always, so the time taken says nothing about which one nearly matched.
+    matched = False
+    for key in keys:
+        matched |= presented is not None and hmac.compare_digest(presented.encode(), key.encode())
+    if not matched:
+        raise Unauthorized("this route needs an API key: Authorization: Bearer KEY or X-API-Key: KEY")
+    return hashlib.sha256(presented.encode()).hexdigest()[:12]

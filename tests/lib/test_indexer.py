@@ -1,0 +1,188 @@
+"""Indexing a book into Qdrant's local mode: deterministic ids, incremental runs, dense batches, and the CLI."""
+
+import asyncio
+import shutil
+import subprocess
+import sys
+
+import attrs
+import pytest
+from qdrant_client import AsyncQdrantClient
+
+from handlers import query
+from handlers.query import QueryRequest
+from lib.clients import open_openai, open_qdrant
+from lib.config import Config
+from lib.indexer import CollectionMismatch, Summary, chunks_of, index_chunks, load_pages
+from tests.parts import BOOK, pool
+from tests.service import REPO
+
+
+@pytest.fixture
+def book(tmp_path):
+    """A private copy of the bundled book, to change."""
+    copy = tmp_path / "book"
+    shutil.copytree(BOOK, copy)
+    return copy
+
+
+def index(config: Config, book, **options) -> Summary:
+    async def run():
+        qdrant = open_qdrant(config)
+        embedder = open_openai(config)
+        try:
+            pages, failed = load_pages([str(book)], config, print)
+            return await index_chunks(
+                chunks_of(pages, config), qdrant=qdrant, embedder=embedder, config=config,
+                collection=config.qdrant_collection_name, sources=[str(book)],
+                keep_sources=[error.source for error in failed], **options,
+            )
+        finally:
+            await qdrant.close()
+            if embedder is not None:
+                await embedder.close()
+
+    return asyncio.run(run())
+
+
+def points(config: Config) -> dict[str, dict]:
+    async def run():
+        qdrant = AsyncQdrantClient(path=str(config.qdrant_path))
+        try:
+            found, _ = await qdrant.scroll(config.qdrant_collection_name, limit=10_000, with_payload=True)
+            return {str(point.id): point.payload for point in found}
+        finally:
+            await qdrant.close()
+
+    return asyncio.run(run())
+
+
+def test_a_second_run_over_an_unchanged_book_embeds_and_writes_nothing(tmp_path, book, fake_openai):
+    config = Config(data_dir=tmp_path / "data", openai_base_url=fake_openai.base_url)
+    first = index(config, book)
+    embedded = len(fake_openai.calls("embeddings"))
+    before = points(config)
+    second = index(config, book)
+    assert first.added == len(before) > 100 and first.embedding_tokens > 0
+    assert (second.added, second.updated, second.removed, second.unchanged) == (0, 0, 0, first.added)
+    assert second.embedding_tokens == 0 and len(fake_openai.calls("embeddings")) == embedded
+    assert points(config) == before and second.index_version == first.index_version
+
+
+def test_embeds_in_batches_with_several_in_flight(tmp_path, book, fake_openai):
+    config = Config(data_dir=tmp_path / "data", openai_base_url=fake_openai.base_url)
+    summary = index(config, book)
+    batches = [call["input"] for call in fake_openai.calls("embeddings")]
+    assert sum(len(batch) for batch in batches) == summary.added and max(len(batch) for batch in batches) <= 64
+    assert len(batches) >= 3
+
+
+def test_a_changed_file_re_embeds_only_its_changed_chunks(tmp_path, book, fake_openai):
+    config = Config(data_dir=tmp_path / "data", openai_base_url=fake_openai.base_url)
+    index(config, book)
+    page = book / "how-it-works" / "01-ingestion.md"
+    page.write_text(page.read_text().replace("### Splitting by size", "### Splitting by size\n\nA new first sentence."))
+    fake_openai.reset()
+    summary = index(config, book)
+    [changed] = [call["input"] for call in fake_openai.calls("embeddings")]
+    assert summary.added == len(changed) == 1 and summary.removed == 1
+    assert "A new first sentence." in changed[0]
+
+
+def test_a_deleted_file_loses_its_chunks(tmp_path, book):
+    config = Config(data_dir=tmp_path / "data")
+    index(config, book)
+    gone = [p for p in points(config).values() if p["source"] == "troubleshooting.md"]
+    (book / "troubleshooting.md").unlink()
+    summary = index(config, book)
+    assert summary.removed == len(gone) > 0 and summary.added == 0
+    assert not [p for p in points(config).values() if p["source"] == "troubleshooting.md"]
+
+
+def test_a_dry_run_shows_the_changes_and_writes_nothing(tmp_path, book):
+    config = Config(data_dir=tmp_path / "data")
+    planned = index(config, book, dry_run=True)
+    assert planned.added > 100
+    async def exists():
+        qdrant = AsyncQdrantClient(path=str(config.qdrant_path))
+        try:
+            return await qdrant.collection_exists(config.qdrant_collection_name)
+        finally:
+            await qdrant.close()
+    assert asyncio.run(exists()) is False
+
+
+def test_a_bad_file_is_reported_and_its_chunks_kept(tmp_path, book):
+    config = Config(data_dir=tmp_path / "data")
+    index(config, book)
+    kept = [p for p in points(config).values() if p["source"] == "intro.md"]
+    (book / "intro.md").write_text("---\ntitle: unclosed front matter\n")
+    summary = index(config, book)
+    assert summary.removed == 0
+    assert [p for p in points(config).values() if p["source"] == "intro.md"] == kept
+
+
+def test_survives_rate_limits_from_the_embedder(tmp_path, book, fake_openai):
+    config = Config(data_dir=tmp_path / "data", openai_base_url=fake_openai.base_url)
+    fake_openai.fail_next(status=429, times=1, path="embeddings")
+    summary = index(config, book)
+    assert summary.added == len(points(config)) > 100
+
+
+def test_refuses_to_mix_vectors_of_another_model_without_recreate(tmp_path, book, fake_openai):
+    config = Config(data_dir=tmp_path / "data")
+    index(config, book)
+    dense = attrs.evolve(config, openai_base_url=fake_openai.base_url)
+    with pytest.raises(CollectionMismatch) as caught:
+        index(dense, book)
+    assert "--recreate" in str(caught.value)
+    assert index(dense, book, recreate=True).added == len(points(config))
+
+
+def run_cli(*args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "lib.ingest", *args], cwd=REPO, env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_the_command_indexes_then_finds_nothing_to_do(tmp_path, book):
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    first = run_cli(str(book), env=env)
+    second = run_cli(str(book), "--dry-run", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "chunks added: 1" in first.stdout and "embedding tokens spent: 0" in first.stdout
+    assert second.returncode == 0 and "dry run" in second.stdout and "chunks added: 0, updated: 0, removed: 0" in second.stdout
+
+
+def test_the_command_exits_non_zero_when_a_file_was_skipped(tmp_path, book):
+    (book / "broken.md").write_text("---\ntitle: never closed\n")
+    result = run_cli(str(book), env={"DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 1 and "broken.md" in result.stderr and "chunks added:" in result.stdout
+
+
+def test_the_command_says_clearly_when_the_service_holds_the_local_store(tmp_path, book):
+    config = Config(data_dir=tmp_path / "data")
+    holder = open_qdrant(config)
+    try:
+        result = run_cli(str(book), env={"DATA_DIR": str(config.data_dir)})
+    finally:
+        asyncio.run(holder.close())
+    assert result.returncode == 2 and "in use by another process" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.anyio
+async def test_the_service_indexes_its_book_in_the_background_on_start(tmp_path, book):
+    config = Config(data_dir=tmp_path / "data", book_dir=book)
+    async with pool(config) as clients:
+        assert clients.background
+        await asyncio.wait_for(asyncio.gather(*clients.background), 60)
+        info = await clients.qdrant.get_collection(config.qdrant_collection_name)
+    assert info.points_count > 100 and info.config.metadata["sources"] == [str(book.resolve())]
+
+
+@pytest.mark.anyio
+async def test_a_question_answered_in_a_sub_section_links_to_that_sub_section_first(config_for, sparse_index):
+    async with pool(config_for(sparse_index)) as clients:
+        reply = await query.handle(QueryRequest.from_json({"query": "How are headings turned into anchors in the links?"}), clients)
+    assert reply.body["sources"][0]["url"] == "/docs/how-it-works/ingestion#heading-anchors"

@@ -1,0 +1,57 @@
+"""Configuration is read once; a bad value stops start-up with a message that names it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lib.config import Config, ConfigError
+from tests.service import REPO
+
+
+def test_every_variable_of_the_deployment_guide_keeps_its_name_and_default():
+    config = Config.from_environ({})
+    assert config.openai_embedding_model == "text-embedding-3-small"
+    assert config.openai_generation_model == "gpt-4o-mini"
+    assert config.openai_max_tokens == 500
+    assert config.qdrant_collection_name == "book_chunks_v1"
+    assert config.log_level == "INFO" and config.top_k == 5
+    assert config.openai_api_key is None and config.qdrant_url is None and config.database_url is None
+    assert config.data_dir == Path("data") and config.port == 8000
+
+
+def test_reads_values_and_strips_them():
+    config = Config.from_environ({"TOP_K": " 7 ", "LOG_LEVEL": "debug", "API_KEYS": "a, b,,c", "STORE_QUERIES": "false"})
+    assert config.top_k == 7 and config.log_level == "DEBUG" and config.api_keys == ("a", "b", "c")
+    assert config.store_queries is False
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("TOP_K", "five"),
+        ("TOP_K", "0"),
+        ("OPENAI_MAX_TOKENS", "-1"),
+        ("SIMILARITY_THRESHOLD", "1.5"),
+        ("LOG_LEVEL", "LOUD"),
+        ("QDRANT_URL", "qdrant.example:6333"),
+        ("DATABASE_URL", "mysql://x"),
+        ("STORE_QUERIES", "maybe"),
+        ("PORT", "99999"),
+        ("CHUNK_OVERLAP", "600"),
+    ],
+)
+def test_a_bad_value_names_its_variable(name, value):
+    with pytest.raises(ConfigError) as caught:
+        Config.from_environ({name: value})
+    assert str(caught.value).startswith(name)
+
+
+def test_the_service_refuses_to_start_on_a_bad_value_without_a_traceback():
+    result = subprocess.run(
+        [sys.executable, "router.py"], cwd=REPO, env={"TOP_K": "lots", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "configuration error: TOP_K" in result.stderr and "Traceback" not in result.stderr
