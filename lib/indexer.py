@@ -262,6 +262,40 @@ def load_pages(sources: Sequence[str], config: Config, report: Callable[[str], N
     return pages, failed
 
 
+def canonical(source: str) -> str:
+    """How a source is recorded in the collection: a URL as given, a folder as an absolute path."""
+    return source if source.startswith(("http://", "https://")) else str(Path(source).resolve())
+
+
+async def index_sources(
+    sources: Sequence[str],
+    *,
+    qdrant: AsyncQdrantClient,
+    embedder: openai.AsyncOpenAI | None,
+    config: Config,
+    collection: str | None = None,
+    report: Callable[[str], None] = lambda message: None,
+    **options,
+) -> Summary:
+    """Read, chunk and index folders and sites; the summary also counts the files, and those skipped."""
+    pages, failed = await asyncio.to_thread(load_pages, sources, config, report)
+    chunks = await asyncio.to_thread(chunks_of, pages, config)
+    summary = await index_chunks(
+        chunks,
+        qdrant=qdrant,
+        embedder=embedder,
+        config=config,
+        collection=collection or config.qdrant_collection_name,
+        sources=[canonical(source) for source in sources],
+        keep_sources=[error.source for error in failed],
+        progress=report,
+        **options,
+    )
+    summary.files = len(pages) + len(failed)
+    summary.skipped = [str(error) for error in failed]
+    return summary
+
+
 async def index_on_start(clients) -> None:
     """Index BOOK_DIR in the background when the collection is empty or holds an older state of it.
 
@@ -282,15 +316,8 @@ async def index_on_start(clients) -> None:
                 return
         clients.indexing = f"indexing {book}"
         clients.health_cache.clear()
-        pages, failed = await asyncio.to_thread(load_pages, [str(book)], config, log.warning)
-        summary = await index_chunks(
-            await asyncio.to_thread(chunks_of, pages, config),
-            qdrant=clients.qdrant,
-            embedder=clients.openai,
-            config=config,
-            collection=name,
-            sources=[str(book)],
-            keep_sources=[error.source for error in failed],
+        summary = await index_sources(
+            [str(book)], qdrant=clients.qdrant, embedder=clients.openai, config=config, report=log.warning
         )
         log.info("indexed the book", extra={"summary": summary.lines()})
     except Exception:

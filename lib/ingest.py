@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 from lib.clients import VectorStoreLocked, open_openai, open_qdrant
 from lib.config import Config, ConfigError
-from lib.indexer import CollectionMismatch, chunks_of, index_chunks, load_pages
+from lib.indexer import CollectionMismatch, index_sources
 
 EMBED_RETRIES = 5
 
@@ -26,44 +25,32 @@ def _arguments(argv) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _canonical(source: str) -> str:
-    """How a source is recorded in the collection: a URL as given, a folder as an absolute path."""
-    return source if source.startswith(("http://", "https://")) else str(Path(source).resolve())
-
-
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
 async def _run(args: argparse.Namespace, config: Config) -> int:
-    pages, failed = await asyncio.to_thread(load_pages, args.sources, config, _say)
-    chunks = chunks_of(pages, config)
-    _say(f"{len(pages)} pages, {len(chunks)} chunks")
     qdrant = open_qdrant(config)
     embedder = open_openai(config)
     if embedder is not None:
         embedder = embedder.with_options(max_retries=EMBED_RETRIES)
     try:
-        summary = await index_chunks(
-            chunks,
+        summary = await index_sources(
+            args.sources,
             qdrant=qdrant,
             embedder=embedder,
             config=config,
-            collection=args.collection or config.qdrant_collection_name,
-            sources=[_canonical(source) for source in args.sources],
-            keep_sources=[error.source for error in failed],
+            collection=args.collection,
+            report=_say,
             dry_run=args.dry_run,
             recreate=args.recreate,
-            progress=_say,
         )
     finally:
         await qdrant.close()
         if embedder is not None:
             await embedder.close()
-    summary.files = len(pages) + len(failed)
-    summary.skipped = [str(error) for error in failed]
     print(("dry run: nothing written\n" if args.dry_run else "") + summary.lines())
-    return 1 if failed else 0
+    return 1 if summary.skipped else 0
 
 
 def main(argv=None) -> int:

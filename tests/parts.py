@@ -9,34 +9,27 @@ from qdrant_client import AsyncQdrantClient
 
 from lib.clients import Clients, open_clients, open_openai
 from lib.config import REPO_ROOT, Config
-from lib.indexer import chunks_of, index_chunks, load_pages
+from lib.indexer import Summary, index_sources
 
 BOOK = REPO_ROOT / "docs"
 
 
-def index_book(config: Config, book=BOOK) -> None:
+def index_book(config: Config, book=BOOK) -> Summary:
     """Index a book into config's local Qdrant folder, as `python -m lib.ingest` does."""
 
     async def run():
         qdrant = AsyncQdrantClient(path=str(config.qdrant_path))
         embedder = open_openai(config)
         try:
-            pages, failed = load_pages([str(book)], config, print)
-            assert not failed, failed
-            await index_chunks(
-                chunks_of(pages, config),
-                qdrant=qdrant,
-                embedder=embedder,
-                config=config,
-                collection=config.qdrant_collection_name,
-                sources=[str(book.resolve())],
-            )
+            summary = await index_sources([str(book)], qdrant=qdrant, embedder=embedder, config=config)
         finally:
             await qdrant.close()
             if embedder is not None:
                 await embedder.close()
+        assert not summary.skipped, summary.skipped
+        return summary
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ from handlers import query
 from handlers.query import QueryRequest
 from lib.clients import open_openai, open_qdrant
 from lib.config import Config
-from lib.indexer import CollectionMismatch, Summary, chunks_of, index_chunks, load_pages
+from lib.indexer import CollectionMismatch, Summary, index_sources
 from tests.parts import BOOK, pool
 from tests.service import REPO
 
@@ -31,12 +31,7 @@ def index(config: Config, book, **options) -> Summary:
         qdrant = open_qdrant(config)
         embedder = open_openai(config)
         try:
-            pages, failed = load_pages([str(book)], config, print)
-            return await index_chunks(
-                chunks_of(pages, config), qdrant=qdrant, embedder=embedder, config=config,
-                collection=config.qdrant_collection_name, sources=[str(book)],
-                keep_sources=[error.source for error in failed], **options,
-            )
+            return await index_sources([str(book)], qdrant=qdrant, embedder=embedder, config=config, **options)
         finally:
             await qdrant.close()
             if embedder is not None:
@@ -118,7 +113,8 @@ def test_a_bad_file_is_reported_and_its_chunks_kept(tmp_path, book):
     kept = [p for p in points(config).values() if p["source"] == "intro.md"]
     (book / "intro.md").write_text("---\ntitle: unclosed front matter\n")
     summary = index(config, book)
-    assert summary.removed == 0
+    assert summary.removed == 0 and summary.files == 12
+    assert len(summary.skipped) == 1 and summary.skipped[0].startswith("intro.md")
     assert [p for p in points(config).values() if p["source"] == "intro.md"] == kept
 
 
@@ -186,3 +182,20 @@ async def test_a_question_answered_in_a_sub_section_links_to_that_sub_section_fi
     async with pool(config_for(sparse_index)) as clients:
         reply = await query.handle(QueryRequest.from_json({"query": "How are headings turned into anchors in the links?"}), clients)
     assert reply.body["sources"][0]["url"] == "/docs/how-it-works/ingestion#heading-anchors"
+
+
+def test_indexes_a_live_site_by_its_sitemap_and_links_its_sections(tmp_path):
+    import responses
+
+    from tests.lib.test_crawl import HTML, SITE, doc_html, sitemap
+
+    config = Config(data_dir=tmp_path / "data")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as site:
+        site.add(responses.GET, SITE + "/robots.txt", status=404)
+        site.add(responses.GET, SITE + "/sitemap.xml", body=sitemap(SITE + "/docs/intro", SITE + "/docs/gone"))
+        site.add(responses.GET, SITE + "/docs/intro", body=doc_html("Intro", "Robots walk on legs."), content_type=HTML)
+        site.add(responses.GET, SITE + "/docs/gone", status=404)
+        summary = index(config, SITE)
+    assert summary.files == 2 and len(summary.skipped) == 1 and "/docs/gone" in summary.skipped[0]
+    urls = sorted(payload["url"] for payload in points(config).values())
+    assert urls == ["/docs/intro", "/docs/intro#details"]
