@@ -7,17 +7,15 @@ import logging
 
 import httpx2
 from attrs import define, field
-from cachetools import TTLCache
 from openai import AsyncOpenAI
 from qdrant_client import AsyncQdrantClient
 
+from lib.caches import CachedEmbeddings, Caches
 from lib.config import Config
 from lib.indexer import index_on_start
 from lib.storage import Store, open_store
 
 log = logging.getLogger("bookbot")
-
-HEALTH_TTL_SECONDS = 5.0
 
 
 class VectorStoreLocked(Exception):
@@ -32,10 +30,15 @@ class Clients:
     store: Store
     qdrant: AsyncQdrantClient | None = None
     qdrant_error: str | None = None
-    openai: AsyncOpenAI | None = None
+    openai: AsyncOpenAI | CachedEmbeddings | None = None
     indexing: str | None = None  # what the start-up indexing of the book is doing, while it runs
-    health_cache: TTLCache = field(factory=lambda: TTLCache(maxsize=1, ttl=HEALTH_TTL_SECONDS))
+    caches: Caches = field(factory=Caches)
     background: list[asyncio.Task] = field(factory=list)
+
+    @property
+    def health_cache(self) -> Caches:
+        """What the indexer clears when the index changes: the health report and the collection's description."""
+        return self.caches
 
     async def aclose(self) -> None:
         for task in self.background:
@@ -88,7 +91,10 @@ async def open_clients(config: Config) -> Clients:
         await store.migrate()
     except Exception as error:  # the database may come up later; feedback answers 503 until then
         log.warning("database not ready at start-up: %s", error)
-    clients = Clients(config=config, store=store, openai=open_openai(config))
+    clients = Clients(config=config, store=store)
+    openai = open_openai(config)
+    if openai is not None:
+        clients.openai = CachedEmbeddings(openai, clients.caches.embeddings)
     try:
         clients.qdrant = open_qdrant(config)
     except VectorStoreLocked as error:
