@@ -394,7 +394,7 @@ def run(
                     floors = [measure(floor, floor_scenario, plan, upstreams)]
                     for server in servers.values():
                         for scenario in chosen:
-                            profile = log_dir / "profiles" if args.profile in (scenario.name, "all") and server.name == "bookbot" else None
+                            profile = log_dir / "profiles" if args.profile in (scenario.name, "all") else None
                             results.append(measure(server, scenario, plan, upstreams, profile))
                             _say(results[-1])
                     floors.append(measure(floor, floor_scenario, plan, upstreams))
