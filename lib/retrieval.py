@@ -26,6 +26,8 @@ log = logging.getLogger("bookbot")
 
 DENSE = "dense"
 SPARSE = "sparse"
+HYBRID = "hybrid"
+MODES = (HYBRID, DENSE, SPARSE)  # search modes; "dense" and "sparse" also name the vectors
 PREFETCH_FACTOR = 4
 
 
@@ -118,36 +120,59 @@ def _passage(point, score: float) -> Passage:
     )
 
 
-async def search(clients, question: str, top_k: int, collection: Collection) -> list[Passage]:
-    """The best `top_k` passages for a question, best first, each scored from 0 to 1."""
-    use_dense = clients.config.dense_enabled and collection.dense_size is not None
+def configured_mode(config, collection: Collection) -> str:
+    """How the service searches: hybrid when a dense model serves the collection, else sparse."""
+    return HYBRID if config.dense_enabled and collection.dense_size is not None else SPARSE
+
+
+async def search(
+    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None
+) -> list[Passage]:
+    """The best `top_k` passages for a question, best first, each scored from 0 to 1.
+
+    `mode` is `hybrid`, `dense` or `sparse`; by default, the configured one
+    (`configured_mode`). The evaluation asks for the others to compare them.
+    """
+    mode = mode or configured_mode(clients.config, collection)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode != SPARSE and configured_mode(clients.config, collection) != HYBRID:
+        raise ValueError(f"{mode} search needs a dense model and a collection with dense vectors")
     sparse_query = sparse.query_vector(question)
-    if not sparse_query.indices and not use_dense:
+    if not sparse_query.indices and mode == SPARSE:
         return []
     try:
-        if use_dense:
-            [vector] = await embed(clients, [question])
-            prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
-            if sparse_query.indices:
-                prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
+        if mode == SPARSE:
             result = await clients.qdrant.query_points(
-                collection.name,
-                prefetch=prefetch,
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=top_k,
-                with_payload=True,
-                with_vectors=[DENSE],
+                collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
             )
-            return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
+            return [
+                _passage(point, sparse.coverage(question, _indexed_text(point.payload or {})))
+                for point in result.points
+            ]
+        [vector] = await embed(clients, [question])
+        if mode == DENSE:
+            result = await clients.qdrant.query_points(
+                collection.name, query=vector, using=DENSE, limit=top_k, with_payload=True
+            )
+            return [_passage(point, point.score) for point in result.points]  # cosine, as the collection is set up
+        prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
+        if sparse_query.indices:
+            prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
         result = await clients.qdrant.query_points(
-            collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+            collection.name,
+            prefetch=prefetch,
+            query=models.FusionQuery(fusion=models.Fusion.RRF),
+            limit=top_k,
+            with_payload=True,
+            with_vectors=[DENSE],
         )
+        return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
     except (Unavailable, UpstreamTimeout):
         raise
     except Exception as error:
         log.warning("vector search failed: %s", error)
         raise Unavailable("the vector store is unreachable") from None
-    return [_passage(point, sparse.coverage(question, _indexed_text(point.payload or {}))) for point in result.points]
 
 
 def _indexed_text(payload: dict) -> str:
