@@ -5,13 +5,20 @@ embeddings by Reciprocal Rank Fusion. RRF scores only order hits, and BM25
 sums depend on the collection, so the refusal threshold is applied to a
 relevance on a fixed scale instead:
 
-- with dense vectors: the cosine similarity of the question's and the
-  passage's embeddings (what `SIMILARITY_THRESHOLD` means with a model);
-- without: the share of the question's terms that the passage contains.
+- with dense vectors (hybrid or dense search): the cosine similarity of the
+  question's and the passage's embeddings;
+- without (sparse search): the IDF-weighted share of the question's terms
+  that the passage contains (`sparse.coverage`), with each term's IDF as
+  Qdrant's IDF modifier computes it over the collection.
+
+`SIMILARITY_THRESHOLD` (or the default of the scale in use, see lib/config.py)
+is compared with these: a passage below it is not used, and a question none
+of whose passages reach it is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 
@@ -29,6 +36,7 @@ SPARSE = "sparse"
 HYBRID = "hybrid"
 MODES = (HYBRID, DENSE, SPARSE)  # search modes; "dense" and "sparse" also name the vectors
 PREFETCH_FACTOR = 4
+MAX_IDF_TERMS = 64  # a question's terms whose IDF is looked up; the rest weigh 1
 
 
 @frozen
@@ -143,11 +151,14 @@ async def search(
         return []
     try:
         if mode == SPARSE:
-            result = await clients.qdrant.query_points(
-                collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+            result, idf = await asyncio.gather(
+                clients.qdrant.query_points(
+                    collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+                ),
+                _idf(clients, collection, sparse.terms(question)),
             )
             return [
-                _passage(point, sparse.coverage(question, _indexed_text(point.payload or {})))
+                _passage(point, sparse.coverage(question, _indexed_text(point.payload or {}), idf))
                 for point in result.points
             ]
         [vector] = await embed(clients, [question])
@@ -173,6 +184,41 @@ async def search(
     except Exception as error:
         log.warning("vector search failed: %s", error)
         raise Unavailable("the vector store is unreachable") from None
+
+
+async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:
+    """Each term's inverse document frequency in the collection, as Qdrant's IDF modifier has it.
+
+    A one-term query scores a passage by the term's IDF times the passage's
+    stored weight for it, so the best hit's score over that weight is the IDF:
+    one batched request, and nothing to store at indexing time. A term that no
+    passage holds gets the IDF of a document frequency of 0.
+    """
+    wanted = sorted(set(terms))[:MAX_IDF_TERMS]
+    if not wanted:
+        return {}
+    requests = [
+        models.QueryRequest(
+            query=models.SparseVector(indices=[sparse.term_index(term)], values=[1.0]),
+            using=SPARSE,
+            limit=1,
+            with_vector=[SPARSE],
+        )
+        for term in wanted
+    ]
+    responses = await clients.qdrant.query_batch_points(collection.name, requests=requests)
+    unseen = sparse.bm25_idf(0, collection.points)
+    found = {}
+    for term, response in zip(wanted, responses):
+        found[term] = unseen
+        for point in response.points:
+            stored = (point.vector or {}).get(SPARSE)
+            index = sparse.term_index(term)
+            if stored is not None and index in stored.indices:
+                weight = stored.values[stored.indices.index(index)]
+                if weight > 0:
+                    found[term] = point.score / weight
+    return found
 
 
 def _indexed_text(payload: dict) -> str:

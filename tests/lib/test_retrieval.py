@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from lib import retrieval
+from lib import retrieval, sparse
 from tests.parts import pool
 
 QUESTION = "Where do I copy the connection string on Neon?"
@@ -53,3 +55,20 @@ async def test_searches_in_every_mode_with_a_dense_model(dense_index, config_for
     assert shared
     for passage in shared:
         assert passage.score == pytest.approx(dense[passage.chunk_id], abs=1e-3)
+
+
+@pytest.mark.anyio
+async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_index, config_for):
+    question = "How do I knead dough for a Hugging Face Space?"
+    async with pool(config_for(sparse_index)) as clients:
+        collection = await retrieval.describe_collection(clients)
+        found = await retrieval.search(clients, question, 5, collection)
+        points, _ = await clients.qdrant.scroll(collection.name, limit=10_000, with_payload=True)
+    texts = {str(point.id): retrieval._indexed_text(point.payload) for point in points}
+    frequencies = Counter(term for text in texts.values() for term in set(sparse.terms(text)))
+    idf = {term: sparse.bm25_idf(frequencies[term], len(points)) for term in sparse.terms(question)}
+    assert idf["knead"] == idf["dough"] == max(idf.values())  # terms the book never uses weigh most
+    assert found
+    for passage in found:
+        assert passage.score == pytest.approx(sparse.coverage(question, texts[passage.chunk_id], idf), abs=1e-4)
+        assert passage.score < sparse.coverage(question, texts[passage.chunk_id])
