@@ -32,9 +32,9 @@ import attrs
 from attrs import frozen
 
 from lib import generation, retrieval
-from lib.clients import Clients, VectorStoreLocked, open_clients
+from lib.clients import Clients, open_clients
 from lib.config import DEFAULT_DENSE_THRESHOLD, DEFAULT_LEXICAL_THRESHOLD, Config, ConfigError
-from lib.errors import ApiError
+from lib.errors import ApiError, Unavailable
 from lib.indexer import chunks_of, index_chunks, load_pages
 
 DEPTH = 10  # how far down the ranking the ranking figures look
@@ -162,11 +162,10 @@ def service_answerer() -> Answerer:
     return answer
 
 
-def threshold_answerer(mode: str, threshold: float) -> Answerer:
+def threshold_answerer(mode: str, threshold: float, collection: retrieval.Collection) -> Answerer:
     """For modes the service is not configured for: search in `mode`, refuse as `_prepare` does below `threshold`."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
-        collection = await retrieval.describe_collection(clients)
         found = tuple(await retrieval.search(clients, query, top_k, collection, mode=mode))
         passing = tuple(passage for passage in found if passage.score >= threshold)
         reason = None if passing else "low_score" if found else "no_hits"
@@ -393,15 +392,18 @@ async def evaluate(
     top_k = top_k or config.top_k
     collection = await retrieval.describe_collection(clients)
     if collection is None or collection.points == 0:
-        raise ApiError(f"collection {config.qdrant_collection_name} is empty; index the book with python -m lib.ingest")
+        raise Unavailable(
+            f"collection {config.qdrant_collection_name} is empty; index the book with python -m lib.ingest, "
+            "or evaluate a temporary index of it with --fresh-index"
+        )
     mismatch = retrieval.dense_mismatch(collection, config)
     if mismatch:
-        raise ApiError(mismatch)
+        raise Unavailable(mismatch)
     configured = retrieval.configured_mode(config, collection)
     mode = mode or configured
     threshold = config.threshold if mode == configured else threshold_for(mode)
     if answerer is None:
-        answerer = service_answerer() if mode == configured else threshold_answerer(mode, threshold)
+        answerer = service_answerer() if mode == configured else threshold_answerer(mode, threshold, collection)
     urls, by_heading = await _sections(clients, collection)
     gone = await _gone(clients, collection, cases)
     gate = asyncio.Semaphore(IN_FLIGHT)
@@ -670,7 +672,7 @@ async def _main(args: argparse.Namespace, config: Config, cases: list[Case]) -> 
         return 0
     if args.fresh_index:
         async with fresh_index(config, sources, say=_say) as clients:
-            run = await evaluate(clients, cases, top_k=args.top_k)
+            run = attrs.evolve(await evaluate(clients, cases, top_k=args.top_k), chunk_size=config.chunk_size)
     else:
         clients = await open_clients(config)
         try:
@@ -689,12 +691,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         text = sys.stdin.read() if str(args.cases) == "-" else args.cases.read_text(encoding="utf-8")
         cases = read_cases(text.splitlines())
-        return asyncio.run(_main(args, Config.from_environ(), cases))
     except OSError as error:
         _say(f"error: can't read {args.cases}: {error.strerror or error}")
-    except (CaseError, ConfigError, VectorStoreLocked, ApiError) as error:
-        _say(f"error: {args.cases}: {error}" if isinstance(error, CaseError) else f"error: {error}")
-    return 2
+        return 2
+    except CaseError as error:
+        _say(f"error: {args.cases}: {error}")
+        return 2
+    try:
+        return asyncio.run(_main(args, Config.from_environ(), cases))
+    except (ConfigError, ApiError) as error:
+        _say(f"error: {error}")
+        return 2
 
 
 if __name__ == "__main__":

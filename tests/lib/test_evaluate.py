@@ -235,10 +235,10 @@ def environ(sparse_index, tmp_path) -> dict[str, str]:
     return {**keep, "PYTHONPATH": str(REPO), "DATA_DIR": str(data)}
 
 
-def run_cli(environ, *arguments: str) -> subprocess.CompletedProcess:
+def run_cli(environ, *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "lib.evaluate", *arguments],
-        cwd=REPO, env=environ, capture_output=True, text=True, timeout=60,
+        cwd=REPO, env=environ, input=stdin, capture_output=True, text=True, timeout=60,
     )
 
 
@@ -264,6 +264,15 @@ def test_prints_a_table_for_people(environ, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "ranking:    recall@1 1.00" in done.stdout
     assert "sparse search, top_k 5" in done.stdout
+
+
+def test_reads_the_feedback_export_from_stdin(environ):
+    exported = {"query": "Where do I copy the connection string on Neon?", "retrieved": [str(uuid.uuid4())],
+                "reason": "wrong", "comment": None, "answer_id": "a1", "feedback_id": "f1"}
+    done = run_cli(environ, "-", stdin=json.dumps(exported) + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "1 from feedback" in done.stdout
+    assert "feedback:   1 rated answers: all their chunks still retrieved 0, some 0, none 1; 1 chunks gone" in done.stdout
 
 
 def test_a_bad_cases_file_stops_with_its_line(environ, tmp_path):
