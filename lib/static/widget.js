@@ -476,18 +476,15 @@
     });
 
     function grow() {
+      // As tall as what was typed, up to a limit; scrollHeight leaves out the borders of a border-box.
       input.style.height = "auto";
-      input.style.height = Math.min(input.scrollHeight, 160) + "px";
+      if (input.scrollHeight) input.style.height = Math.min(input.scrollHeight + input.offsetHeight - input.clientHeight, 160) + "px";
     }
 
     function attachSelection(text, context) {
       selection = text ? { text: text, context: context || "" } : null;
       quote.hidden = !selection;
       quoteText.textContent = selection ? "“" + (text.length > 160 ? text.slice(0, 160) + "…" : text) + "”" : "";
-    }
-
-    function scrollDown() {
-      log.scrollTop = log.scrollHeight;
     }
 
     async function ask(question) {
@@ -503,7 +500,8 @@
       log.appendChild(user);
       var answer = new AnswerView(options, payload);
       log.appendChild(answer.node);
-      scrollDown();
+      // The question at the top, the answer growing under it, read from its first word.
+      log.scrollTop = user.offsetTop - 12;
 
       busy = new AbortController();
       chat.classList.add("bb-busy");
@@ -511,7 +509,7 @@
       try {
         var done = await askStreaming(options.api, payload, {
           sources: function (sources) { answer.setSources(sources); },
-          delta: function (text) { answer.add(text); stickToBottom(); },
+          delta: function (text) { answer.add(text); },
         }, busy.signal);
         answer.finish(done);
         turns.push({ role: "user", content: question }, { role: "assistant", content: answer.text });
@@ -521,17 +519,12 @@
         busy = null;
         chat.classList.remove("bb-busy");
         send.textContent = "Ask";
-        scrollDown();
       }
-    }
-
-    function stickToBottom() {
-      if (log.scrollHeight - log.scrollTop - log.clientHeight < 80) scrollDown();
     }
 
     return {
       attachSelection: attachSelection,
-      focus: function () { input.focus(); },
+      focus: function () { grow(); input.focus(); },
     };
   }
 
@@ -732,7 +725,8 @@
     ".bb-chat{--bb-fg:#1c1e21;--bb-muted:#5f6368;--bb-bg:#fff;--bb-soft:#f2f4f7;--bb-line:#d8dde3;--bb-accent:#2e60c4;--bb-accent-fg:#fff;--bb-warn:#8a4b00;--bb-warn-bg:#fff4e0;--bb-bad:#a11d1d;--bb-bad-bg:#fdecec;",
     "display:flex;flex-direction:column;min-height:0;height:100%;color:var(--bb-fg);background:var(--bb-bg);font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;}",
     ".bb-dark .bb-chat,.bb-chat.bb-dark{--bb-fg:#e3e3e3;--bb-muted:#a0a4a8;--bb-bg:#1b1b1d;--bb-soft:#2a2b2e;--bb-line:#44474c;--bb-accent:#7aa2f7;--bb-accent-fg:#10131a;--bb-warn:#ffcb80;--bb-warn-bg:#3a2b14;--bb-bad:#ffb4b4;--bb-bad-bg:#3d1b1b;}",
-    ".bb-log{flex:1;overflow-y:auto;padding:12px;overscroll-behavior:contain;}",
+    ".bb-chat,.bb-chat *{box-sizing:border-box;}",
+    ".bb-log{position:relative;flex:1;overflow-y:auto;padding:12px;overscroll-behavior:contain;}",
     ".bb-empty{color:var(--bb-muted);margin:8px 0;}",
     ".bb-turn{margin:0 0 14px;max-width:100%;overflow-wrap:anywhere;}",
     ".bb-turn p{margin:0 0 8px;}",
@@ -780,6 +774,8 @@
 
   var WIDGET_CSS = [
     ":host{all:initial;}",
+    // Inherited properties still flow from the page through the host (letter-spacing, line-height...): stop them here.
+    ".bb-widget{all:initial;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1c1e21;}",
     ".bb-launcher{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;align-items:center;gap:8px;padding:10px 16px;border:0;border-radius:999px;",
     "background:#2e60c4;color:#fff;font:600 15px/1.2 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;}",
     ".bb-dark .bb-launcher{background:#7aa2f7;color:#10131a;}",
@@ -857,8 +853,12 @@
 
   /** The floating button and panel, in a shadow root of their own. */
   function mountWidget() {
-    if (document.querySelector("[data-bookbot-widget]")) return; // the script was included twice
-    var host = el("div", { "data-bookbot-widget": "" });
+    if (document.querySelector("bookbot-widget")) return; // the script was included twice
+    var host = document.createElement("bookbot-widget");
+    // The page's rules still reach the host element itself (div{padding}, *{transform}): neutralise what matters.
+    var reset = { all: "initial", display: "block", position: "fixed", width: "0", height: "0", margin: "0", padding: "0", border: "0",
+                  transform: "none", filter: "none", contain: "none", "z-index": "2147483000" };
+    Object.keys(reset).forEach(function (name) { host.style.setProperty(name, reset[name], "important"); });
     var shadow = host.attachShadow({ mode: "open" });
     addStyles(shadow, CHAT_CSS + "\n" + WIDGET_CSS);
     var frame = el("div", { class: "bb-widget" });
