@@ -359,14 +359,17 @@
     if ((response.headers.get("Content-Type") || "").indexOf("text/event-stream") === -1 || !response.body) {
       throw new Problem("server", "The server sent an answer this page can't read.");
     }
+    var started = false;
     try {
       for await (var item of readEvents(response.body)) {
         if (item.event === "sources") on.sources(Array.isArray(item.data) ? item.data : []);
-        else if (item.event === "delta") on.delta(item.data && typeof item.data.text === "string" ? item.data.text : "");
-        else if (item.event === "done") return item.data || {};
+        else if (item.event === "delta") {
+          started = true;
+          on.delta(item.data && typeof item.data.text === "string" ? item.data.text : "");
+        } else if (item.event === "done") return item.data || {};
         else if (item.event === "error") {
           var problem = problemFrom(0, item.data, null);
-          problem.midway = true;
+          problem.midway = started;
           throw problem;
         }
       }
@@ -457,6 +460,7 @@
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
+        if (busy) return; // Enter never stops an answer; the Stop button does
         if (typeof form.requestSubmit === "function") form.requestSubmit();
         else form.dispatchEvent(new Event("submit", { cancelable: true }));
       }
@@ -551,7 +555,7 @@
       base: base,
       target: this.options.linkTarget,
       citation: function (n) {
-        var source = sources[n - 1];
+        var source = sources.filter(function (s) { return s.n === n; })[0];
         return source ? { href: safeUrl(source.url, base), title: sourceTitle(source) } : null;
       },
     };

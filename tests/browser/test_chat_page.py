@@ -206,6 +206,24 @@ def test_a_model_failing_mid_answer_keeps_what_came_and_says_it_was_cut(tab, ser
     assert tab.sent("/v1/query")[-1]["history"] == []
 
 
+def test_stop_ends_the_answer_and_the_call_to_the_model(tab, service, fake_openai):
+    fake_openai.reply = " ".join(f"word{n}" for n in range(60))
+    fake_openai.token_delay = 0.3
+    page = open_chat(tab, service)
+    page.locator(".bb-input").fill(WIDGET_QUESTION)
+    page.locator(".bb-input").press("Enter")
+    answer = page.locator(".bb-bot").last
+    expect(answer.locator(".bb-answer")).to_contain_text("word1")
+    page.get_by_role("button", name="Stop").click()
+    expect(answer).to_have_attribute("data-state", "stopped")
+    expect(answer.locator(".bb-problem")).to_have_text("Stopped.")
+    deadline = time.monotonic() + 10
+    while fake_openai.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake_openai.disconnects == 1, "stopping in the page must stop the model's stream too"
+    expect(page.get_by_role("button", name="Ask")).to_be_visible()
+
+
 def test_never_runs_markup_from_an_answer_or_a_source(tab, service, fake_openai):
     fake_openai.reply = (
         "Markup stays text: <img src=x onerror=\"window.__pwned='img'\"> and "
