@@ -82,7 +82,7 @@ def test_a_citation_leads_to_its_section_of_the_book(tab, service, site, fake_op
     assert popup.value.url == href
 
 
-def test_a_rating_is_retried_until_stored_and_stored_once(tab, service, fake_openai):
+def test_a_rating_is_retried_until_stored_and_stored_once(tab, service, fake_openai, artifacts):
     page = open_chat(tab, service)
     answer = ask(page, WIDGET_QUESTION)
     answer_id = answer.get_attribute("data-answer-id")
@@ -106,6 +106,9 @@ def test_a_rating_is_retried_until_stored_and_stored_once(tab, service, fake_ope
     answer.locator(".bb-comment").fill("It skips the ALLOWED_ORIGINS step.")
     answer.get_by_role("button", name="Send").click()
 
+    expect(answer.locator(".bb-rate-status")).to_contain_text("Not saved yet; trying again")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=artifacts / "chat-page-rating-phone.png")
     expect(answer.locator(".bb-rate-status")).to_have_text("Saved. Thank you!")
     assert len(attempts) == 2
     first, second = attempts
@@ -141,7 +144,7 @@ def test_sends_the_conversation_as_history_within_the_contract_limits(tab, servi
         {"role": "assistant", "content": "Short answer [1]."},
     ]
     # Long answers: the history shrinks to what fits in 16,000 characters.
-    fake_openai.reply = ("The widget " + "is explained at length. " * 250).strip()  # about 6,000 characters
+    fake_openai.reply = "The widget is " + "explained-at-length-" * 300  # 6,014 characters in a few deltas
     for n in range(4):
         answer = ask(page, f"Long question {n} about the widget?")
         expect(answer).to_have_attribute("data-state", "done")
