@@ -93,14 +93,16 @@ async def _report(clients) -> Reply:
     }
     if indexing:
         body["indexing"] = indexing
+    body["caches"] = clients.caches.stats()  # as of this report
     if errors:
         body["errors"] = errors
     return Reply(body=body, status=503 if status == UNHEALTHY else 200, headers={"Cache-Control": "no-store"})
 
 
 async def handle(request: HealthRequest, clients) -> Reply:
-    """The report, cached for a few seconds so that monitors can't hammer the dependencies."""
-    cached = clients.health_cache.get("report")
-    if cached is None:
-        cached = clients.health_cache["report"] = await _report(clients)
-    return cached
+    """The report, cached for a few seconds so that monitors can't hammer the dependencies.
+
+    Requests that arrive while the checks run wait for the same report.
+    """
+    report, _ = await clients.caches.health.get_or_compute("report", lambda: _report(clients))
+    return report

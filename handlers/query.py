@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
 import uuid
 from datetime import datetime, timezone
@@ -10,6 +12,8 @@ import attrs
 from attrs import field, frozen
 
 from lib import generation, retrieval
+from lib.access import presented_key
+from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, InvalidRequest, Unavailable
 from lib.http import Incoming, Reply
 from lib.storage.records import AnswerRecord
@@ -62,16 +66,19 @@ class QueryRequest:
     )
     stream: bool = field(default=False, validator=boolean)
     request_id: str = ""
+    key_id: str | None = None  # a fingerprint of the API key presented, never the key
 
     FIELDS = ("query", "top_k", "selected_text", "history", "session_id", "stream")
 
     @classmethod
-    def from_json(cls, data: dict, *, request_id: str = "") -> "QueryRequest":
-        return build(cls, data, allowed=cls.FIELDS, required=("query",), request_id=request_id)
+    def from_json(cls, data: dict, *, request_id: str = "", key_id: str | None = None) -> "QueryRequest":
+        return build(cls, data, allowed=cls.FIELDS, required=("query",), request_id=request_id, key_id=key_id)
 
 
 def parse(incoming: Incoming) -> QueryRequest:
-    return QueryRequest.from_json(incoming.json(), request_id=incoming.request_id)
+    key = presented_key(incoming.headers)
+    key_id = hashlib.sha256(key.encode()).hexdigest()[:16] if key else None
+    return QueryRequest.from_json(incoming.json(), request_id=incoming.request_id, key_id=key_id)
 
 
 @frozen
@@ -82,6 +89,9 @@ class _Answer:
     refusal_reason: str | None = None
     generated: generation.Generated | None = None
     retrieved: tuple = ()
+    from_fallback: bool = False  # the model failed and the passages were quoted instead: never cached
+    index_version: str | None = None
+    sources: tuple = ()  # the passages as the reply lists them, made once for every reply of a cached answer
 
 
 @frozen
@@ -102,6 +112,16 @@ class _Plan:
             return _Answer(REFUSALS["out_of_scope"], self.mode, refusal_reason="out_of_scope", generated=generated, retrieved=self.retrieved)
         text, _ = generation.keep_valid_citations(generated.text, len(self.passages))
         return _Answer(text, self.mode, self.passages, generated=generated, retrieved=self.retrieved)
+
+    def settle(self, answer: _Answer, *, fallback: bool = False) -> _Answer:
+        """The answer as it is served, logged and cached: with what was retrieved and the index it came from."""
+        return attrs.evolve(
+            answer,
+            retrieved=answer.retrieved or self.retrieved,
+            from_fallback=fallback,
+            index_version=self.collection.index_version if self.collection else None,
+            sources=tuple(_sources(answer)),
+        )
 
 
 def _source(n: int, passage: retrieval.Passage) -> dict:
@@ -134,15 +154,40 @@ def _quoted_selection(question: str, selection: str) -> _Answer:
     return _Answer(text=generation.extract(question, [selection], cite=False) or selection[:500], mode="extractive")
 
 
-async def _prepare(request: QueryRequest, clients) -> _Plan:
+async def _describe(clients) -> retrieval.Collection | None:
+    """The collection as the vector store described it at most a second ago (see lib.caches)."""
+    name = clients.config.qdrant_collection_name
+    collection, _ = await clients.caches.collection.get_or_compute(name, lambda: retrieval.describe_collection(clients))
+    return collection
+
+
+def _key(request: QueryRequest, clients, collection: retrieval.Collection | None) -> AnswerKey | None:
+    """The answer cache's key, or None when the answer can't be shared: it depends on the conversation."""
+    if request.history:
+        return None
+    config = clients.config
+    if not request.selected_text and (collection is None or collection.points == 0):
+        return None  # _prepare says why it can't answer
+    return AnswerKey(
+        scope=request.key_id if config.api_keys else None,
+        question=normalise(request.query),
+        top_k=request.top_k or config.top_k,
+        selection=digest(request.selected_text),
+        generation_model=config.openai_generation_model if config.generation_enabled else None,
+        embedding_model=config.openai_embedding_model if config.dense_enabled else None,
+        collection=None if request.selected_text else collection.name,
+        index_version=None if request.selected_text else collection.index_version,
+    )
+
+
+async def _prepare(request: QueryRequest, clients, collection: retrieval.Collection | None) -> _Plan:
     config = clients.config
     if request.selected_text:
         fallback = lambda: _quoted_selection(request.query, request.selected_text)  # noqa: E731
         if not config.generation_enabled:
-            return _Plan(answer=fallback(), mode="extractive")
+            return _Plan(answer=await asyncio.to_thread(fallback), mode="extractive")
         messages = generation.selection_messages(request.query, request.selected_text)
         return _Plan(messages=messages, mode="selected_text", fallback=fallback)
-    collection = await retrieval.describe_collection(clients)
     if collection is None or collection.points == 0:
         raise Unavailable(f"the book is not indexed yet (collection {config.qdrant_collection_name} is empty)", retry_after=30)
     mismatch = retrieval.dense_mismatch(collection, config)
@@ -156,7 +201,8 @@ async def _prepare(request: QueryRequest, clients) -> _Plan:
     if not passages:
         return attrs.evolve(_refusal("low_score", retrieved=found), collection=collection)
     if not config.generation_enabled:
-        return _Plan(answer=_quoted(question, passages), passages=passages, retrieved=found, collection=collection)
+        answer = await asyncio.to_thread(_quoted, question, passages)
+        return _Plan(answer=answer, passages=passages, retrieved=found, collection=collection)
     return _Plan(
         messages=generation.answer_messages(question, passages),
         passages=passages,
@@ -166,27 +212,29 @@ async def _prepare(request: QueryRequest, clients) -> _Plan:
     )
 
 
-def _body(request: QueryRequest, answer_id: str, answer: _Answer) -> dict:
+def _body(request: QueryRequest, answer_id: str, answer: _Answer, cached: bool = False) -> dict:
+    """The reply; a cached answer cost no tokens this time, and says so."""
     generated = answer.generated
+    spent = generated is not None and not cached
     return {
         "id": answer_id,
         "answer": answer.text,
         "answerable": answer.refusal_reason is None,
         "refusal_reason": answer.refusal_reason,
         "mode": answer.mode,
-        "sources": [_source(n, passage) for n, passage in enumerate(answer.passages, start=1)],
+        "sources": list(answer.sources),
         "model": generated.model if generated else None,
         "usage": {
-            "prompt_tokens": generated.prompt_tokens if generated else 0,
-            "completion_tokens": generated.completion_tokens if generated else 0,
+            "prompt_tokens": generated.prompt_tokens if spent else 0,
+            "completion_tokens": generated.completion_tokens if spent else 0,
         },
-        "cached": False,
+        "cached": cached,
         "request_id": request.request_id,
     }
 
 
-def _log(request: QueryRequest, clients, body: dict, answer: _Answer, plan: _Plan, started: float) -> None:
-    """Hand the answer to the answer log, which writes it off the request's path."""
+def _log(request: QueryRequest, clients, body: dict, answer: _Answer, started: float) -> None:
+    """Hand the answer to the answer log, which writes it off the request's path; a cache hit too, with its own id."""
     generated = answer.generated
     clients.store.log_answer(
         AnswerRecord(
@@ -196,14 +244,14 @@ def _log(request: QueryRequest, clients, body: dict, answer: _Answer, plan: _Pla
             mode=answer.mode,
             answerable=answer.refusal_reason is None,
             refusal_reason=answer.refusal_reason,
-            retrieved=tuple((passage.chunk_id, passage.score) for passage in answer.retrieved or plan.retrieved),
+            retrieved=tuple((passage.chunk_id, passage.score) for passage in answer.retrieved),
             cited=tuple(source["chunk_id"] for source in body["sources"] if f"[{source['n']}]" in answer.text),
             model=generated.model if generated else None,
-            prompt_tokens=generated.prompt_tokens if generated else 0,
-            completion_tokens=generated.completion_tokens if generated else 0,
+            prompt_tokens=body["usage"]["prompt_tokens"],
+            completion_tokens=body["usage"]["completion_tokens"],
             latency_ms=(time.perf_counter() - started) * 1000,
             collection=clients.config.qdrant_collection_name,
-            index_version=plan.collection.index_version if plan.collection else None,
+            index_version=answer.index_version,
             session_id=request.session_id,
         )
     )
@@ -211,23 +259,46 @@ def _log(request: QueryRequest, clients, body: dict, answer: _Answer, plan: _Pla
 
 async def _answer(plan: _Plan, clients) -> _Answer:
     if plan.answer is not None:
-        return plan.answer
+        return plan.settle(plan.answer)
     try:
-        return plan.finish(await generation.complete(clients, plan.messages))
+        return plan.settle(plan.finish(await generation.complete(clients, plan.messages)))
     except generation.ModelUnavailable:
-        return plan.fallback()
+        return plan.settle(await asyncio.to_thread(plan.fallback), fallback=True)
+
+
+def _worth_keeping(answer: _Answer) -> bool:
+    return not answer.from_fallback
+
+
+def _sources(answer_or_plan) -> list[dict]:
+    return [_source(n, passage) for n, passage in enumerate(answer_or_plan.passages, start=1)]
+
+
+def _done(body: dict) -> dict:
+    return {key: value for key, value in body.items() if key not in ("answer", "sources")}
 
 
 async def _stream(request: QueryRequest, clients, started: float):
-    """sources, then delta events as the model writes, then done; or an error event."""
+    """sources, then delta events as the model writes, then done; or an error event. A cached answer is replayed."""
     answer_id = f"ans_{uuid.uuid4().hex}"
     try:
-        plan = await _prepare(request, clients)
+        collection = None if request.selected_text else await _describe(clients)
+        key = _key(request, clients, collection)
+        hit = clients.caches.answers.get(key) if key is not None else None
+        if hit is not None:
+            body = _body(request, answer_id, hit, cached=True)
+            _log(request, clients, body, hit, started)
+            yield "sources", body["sources"]
+            yield "delta", {"text": hit.text}
+            yield "done", _done(body)
+            return
+        plan = await _prepare(request, clients, collection)
     except ApiError as error:
         yield "error", error.body(request.request_id)
         return
-    yield "sources", [_source(n, passage) for n, passage in enumerate(plan.passages, start=1)]
+    yield "sources", _sources(plan)
     answer = plan.answer
+    fallback = False
     if answer is None:
         completion = generation.Completion(clients, plan.messages)
         citations = generation.CitationFilter(len(plan.passages))
@@ -253,7 +324,7 @@ async def _stream(request: QueryRequest, clients, started: float):
                 error = Unavailable("the language model failed in the middle of the answer")
                 yield "error", error.body(request.request_id)
                 return
-            answer = plan.fallback()
+            answer, fallback = await asyncio.to_thread(plan.fallback), True
         else:
             # All held back means a refusal (or an answer of a word or two): it goes out whole below.
             answer = plan.finish(completion.generated(held if held is not None else "".join(sent)))
@@ -261,17 +332,35 @@ async def _stream(request: QueryRequest, clients, started: float):
             yield "delta", {"text": answer.text}
     else:
         yield "delta", {"text": answer.text}
+    answer = plan.settle(answer, fallback=fallback)
+    if key is not None and _worth_keeping(answer):
+        clients.caches.answers.put(key, answer)
     body = _body(request, answer_id, answer)
-    _log(request, clients, body, answer, plan, started)
-    yield "done", {key: value for key, value in body.items() if key not in ("answer", "sources")}
+    _log(request, clients, body, answer, started)
+    yield "done", _done(body)
+
+
+async def _fresh(request: QueryRequest, clients, collection) -> _Answer:
+    return await _answer(await _prepare(request, clients, collection), clients)
 
 
 async def handle(request: QueryRequest, clients) -> Reply:
+    """The answer; a history-free question asked before (or being answered right now) is served from the cache.
+
+    Every reply gets an id of its own, a cache hit too: feedback rates one
+    reply to one reader, and the answer log keeps a row for each.
+    """
     started = time.perf_counter()
     if request.stream:
         return Reply(events=_stream(request, clients, started), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    plan = await _prepare(request, clients)
-    answer = await _answer(plan, clients)
-    body = _body(request, f"ans_{uuid.uuid4().hex}", answer)
-    _log(request, clients, body, answer, plan, started)
+    collection = None if request.selected_text else await _describe(clients)
+    key = _key(request, clients, collection)
+    if key is None:
+        answer, cached = await _fresh(request, clients, collection), False
+    else:
+        answer, cached = await clients.caches.answers.get_or_compute(
+            key, lambda: _fresh(request, clients, collection), keep=_worth_keeping
+        )
+    body = _body(request, f"ans_{uuid.uuid4().hex}", answer, cached=cached)
+    _log(request, clients, body, answer, started)
     return Reply(body=body)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx2
 from attrs import define, field
-from cachetools import TTLCache
 from openai import AsyncOpenAI
-from qdrant_client import AsyncQdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient
 
+from lib.caches import CachedEmbeddings, Caches
 from lib.config import Config
 from lib.indexer import index_on_start
 from lib.storage import Store, open_store
 
 log = logging.getLogger("bookbot")
-
-HEALTH_TTL_SECONDS = 5.0
 
 
 class VectorStoreLocked(Exception):
@@ -30,12 +30,17 @@ class Clients:
 
     config: Config
     store: Store
-    qdrant: AsyncQdrantClient | None = None
+    qdrant: AsyncQdrantClient | LocalQdrant | None = None
     qdrant_error: str | None = None
-    openai: AsyncOpenAI | None = None
+    openai: AsyncOpenAI | CachedEmbeddings | None = None
     indexing: str | None = None  # what the start-up indexing of the book is doing, while it runs
-    health_cache: TTLCache = field(factory=lambda: TTLCache(maxsize=1, ttl=HEALTH_TTL_SECONDS))
+    caches: Caches = field(factory=Caches)
     background: list[asyncio.Task] = field(factory=list)
+
+    @property
+    def health_cache(self) -> Caches:
+        """What the indexer clears when the index changes: the health report and the collection's description."""
+        return self.caches
 
     async def aclose(self) -> None:
         for task in self.background:
@@ -48,15 +53,54 @@ class Clients:
         await self.store.close()
 
 
-def open_qdrant(config: Config) -> AsyncQdrantClient:
+class LocalQdrant:
+    """Qdrant's local mode with AsyncQdrantClient's methods, run off the event loop.
+
+    AsyncQdrantClient(path=...) searches, writes and commits to SQLite
+    synchronously inside its async methods, so every other request waits
+    while it works. This runs the synchronous client in one thread of its own:
+    the local store is not thread-safe, and its SQLite connection belongs to
+    the thread that opened it. Every call queues for that thread in turn.
+    """
+
+    def __init__(self, path: str):
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-local")
+        try:
+            self._client = self._thread.submit(QdrantClient, path=path).result()
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            raise
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        async def call(*args, **kwargs):
+            return await asyncio.get_running_loop().run_in_executor(self._thread, partial(method, *args, **kwargs))
+
+        return call
+
+    async def close(self, **kwargs) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, partial(self._client.close, **kwargs))
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+def open_qdrant(config: Config) -> AsyncQdrantClient | LocalQdrant:
     """A client for QDRANT_URL, or for the local folder under DATA_DIR."""
     if config.qdrant_url:
         return AsyncQdrantClient(
-            url=config.qdrant_url, api_key=config.qdrant_api_key, timeout=int(max(1, config.qdrant_timeout))
+            url=config.qdrant_url,
+            api_key=config.qdrant_api_key,
+            timeout=int(max(1, config.qdrant_timeout)),
         )
     config.qdrant_path.mkdir(parents=True, exist_ok=True)
     try:
-        return AsyncQdrantClient(path=str(config.qdrant_path))
+        return LocalQdrant(str(config.qdrant_path))
     except RuntimeError as error:
         if "already accessed" not in str(error):
             raise
@@ -88,7 +132,10 @@ async def open_clients(config: Config) -> Clients:
         await store.migrate()
     except Exception as error:  # the database may come up later; feedback answers 503 until then
         log.warning("database not ready at start-up: %s", error)
-    clients = Clients(config=config, store=store, openai=open_openai(config))
+    clients = Clients(config=config, store=store)
+    openai = open_openai(config)
+    if openai is not None:
+        clients.openai = CachedEmbeddings(openai, clients.caches.embeddings)
     try:
         clients.qdrant = open_qdrant(config)
     except VectorStoreLocked as error:

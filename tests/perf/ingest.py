@@ -1,0 +1,75 @@
+"""Ingestion throughput: a generated book into Qdrant's local mode, embedded by the loopback OpenAI.
+
+    python -m tests.perf.ingest --chunks 5000 --openai-url http://127.0.0.1:PORT/v1
+
+Run in a process of its own so that its peak RSS is the indexer's. It writes
+the book, reads and chunks it (timed apart), indexes it with
+lib.indexer.index_chunks (timed), then indexes the unchanged book again, and
+prints one line of JSON. The embedder's latency is whatever its server was
+told (the benchmark sets 100 ms per request, that is per batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lib import indexer
+from lib.clients import open_openai, open_qdrant
+from lib.config import Config
+from tests.perf.book import write_book
+
+
+async def _index(chunks, config: Config, book: Path) -> indexer.Summary:
+    qdrant = open_qdrant(config)
+    embedder = open_openai(config)
+    try:
+        return await indexer.index_chunks(
+            chunks, qdrant=qdrant, embedder=embedder, config=config, collection=config.qdrant_collection_name,
+            sources=[str(book)],
+        )
+    finally:
+        await qdrant.close()
+        await embedder.close()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.perf.ingest")
+    parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--openai-url", required=True)
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        book = write_book(root / "docs", args.chunks)
+        config = Config(data_dir=root / "data", openai_base_url=args.openai_url, index_on_start=False)
+        started = time.perf_counter()
+        pages, failed = indexer.load_pages([str(book)], config, lambda message: print(message, file=sys.stderr))
+        chunks = indexer.chunks_of(pages, config)
+        read = time.perf_counter() - started
+        first = asyncio.run(_index(chunks, config, book))
+        again = asyncio.run(_index(chunks, config, book))
+        assert first.added == len(chunks) and again.unchanged == len(chunks), (first, again)
+        print(json.dumps({
+            "chunks": len(chunks),
+            "pages": len(pages),
+            "embed_batch": indexer.EMBED_BATCH,
+            "embed_in_flight": indexer.EMBED_IN_FLIGHT,
+            "read_seconds": round(read, 2),
+            "index_seconds": round(first.seconds, 2),
+            "chunks_per_second": round(len(chunks) / first.seconds, 1),
+            "rerun_seconds": round(again.seconds, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
