@@ -105,6 +105,7 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "PORT": (_integer(1, 65535), 8000),
     "MAX_BODY_BYTES": (_integer(1024, 100_000_000), 65536),
     "STORE_QUERIES": (_boolean, True),
+    "ANSWER_CACHE_SECONDS": (_number(0, 86400), 900.0),
     "ALLOWED_ORIGINS": (_words, ()),
     "API_KEYS": (_words, ()),
     "ADMIN_API_KEY": (_text, None),
@@ -145,6 +146,7 @@ class Config:
     port: int = 8000
     max_body_bytes: int = 65536
     store_queries: bool = True
+    answer_cache_seconds: float = 900.0
     allowed_origins: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     admin_api_key: str | None = None

@@ -9,7 +9,7 @@ A cases file has one JSON object a line:
   writes it: a rated answer whose right section is not known yet.
 
 Each question goes through the service's own code: `retrieval.search` for the
-ranking figures, and the query handler's `_prepare` then its extractive answer
+ranking figures, and the query handler's path (lib.answers.prepare) then its extractive answer
 for refusals and citations (no language model is called, so a run costs at
 most two embeddings a question).
 """
@@ -31,7 +31,7 @@ from typing import Awaitable, Callable, Iterable, Sequence, TextIO
 import attrs
 from attrs import frozen
 
-from lib import generation, retrieval
+from lib import answers, generation, retrieval
 from lib.clients import Clients, open_clients
 from lib.config import DEFAULT_DENSE_THRESHOLD, DEFAULT_LEXICAL_THRESHOLD, Config, ConfigError
 from lib.errors import ApiError, Unavailable
@@ -147,15 +147,11 @@ Answerer = Callable[[Clients, str, int], Awaitable[Answered]]
 
 
 def service_answerer() -> Answerer:
-    """The query handler's own path: `_prepare`, then the extractive answer it falls back on.
-
-    This is the command line's composition root, as router.py is the app's:
-    the evaluation must run the handler's code, not a copy of it.
-    """
-    from handlers.query import QueryRequest, _prepare
+    """The query handler's own path, lib.answers: `prepare`, then the extractive answer it falls back on."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
-        plan = await _prepare(QueryRequest(query=query, top_k=top_k), clients)
+        collection = await retrieval.describe_collection(clients)
+        plan = await answers.prepare(clients, collection, query=query, top_k=top_k)
         done = plan.answer if plan.answer is not None else plan.fallback()
         return Answered(done.refusal_reason, tuple(plan.retrieved), tuple(done.passages), done.text)
 
@@ -163,7 +159,7 @@ def service_answerer() -> Answerer:
 
 
 def threshold_answerer(mode: str, threshold: float, collection: retrieval.Collection) -> Answerer:
-    """For modes the service is not configured for: search in `mode`, refuse as `_prepare` does below `threshold`."""
+    """For modes the service is not configured for: search in `mode`, refuse as lib.answers.prepare does below `threshold`."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
         found = tuple(await retrieval.search(clients, query, top_k, collection, mode=mode))
