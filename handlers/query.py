@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import attrs
 from attrs import field, frozen
 
-from lib import generation, retrieval
+from lib import answers, generation, retrieval
 from lib.access import presented_key
 from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, InvalidRequest, Unavailable
@@ -21,12 +21,6 @@ from lib.validation import boolean, build, integer, one_of, strip, text
 
 MAX_TURNS = 20
 MAX_HISTORY_CHARACTERS = 16_000
-SNIPPET_CHARACTERS = 240
-REFUSALS = {
-    "no_hits": "I could not find anything about this in the book.",
-    "low_score": "The book does not seem to cover this; nothing in it matches the question closely enough.",
-    "out_of_scope": "The book's passages closest to this question do not answer it.",
-}
 
 
 @frozen
@@ -81,79 +75,6 @@ def parse(incoming: Incoming) -> QueryRequest:
     return QueryRequest.from_json(incoming.json(), request_id=incoming.request_id, key_id=key_id)
 
 
-@frozen
-class _Answer:
-    text: str
-    mode: str
-    passages: tuple = ()
-    refusal_reason: str | None = None
-    generated: generation.Generated | None = None
-    retrieved: tuple = ()
-    from_fallback: bool = False  # the model failed and the passages were quoted instead: never cached
-    index_version: str | None = None
-    sources: tuple = ()  # the passages as the reply lists them, made once for every reply of a cached answer
-
-
-@frozen
-class _Plan:
-    """Everything decided before the language model: a finished answer, or the messages to send."""
-
-    answer: _Answer | None = None
-    messages: list | None = None
-    mode: str = "rag"
-    passages: tuple = ()
-    retrieved: tuple = ()
-    collection: retrieval.Collection | None = None
-    fallback: object = None  # () -> _Answer, for when the model fails
-
-    def finish(self, generated: generation.Generated) -> _Answer:
-        """The model's answer, checked: a refusal when it says the book lacks it, dangling citations gone."""
-        if generated.not_in_book:
-            return _Answer(REFUSALS["out_of_scope"], self.mode, refusal_reason="out_of_scope", generated=generated, retrieved=self.retrieved)
-        text, _ = generation.keep_valid_citations(generated.text, len(self.passages))
-        return _Answer(text, self.mode, self.passages, generated=generated, retrieved=self.retrieved)
-
-    def settle(self, answer: _Answer, *, fallback: bool = False) -> _Answer:
-        """The answer as it is served, logged and cached: with what was retrieved and the index it came from."""
-        return attrs.evolve(
-            answer,
-            retrieved=answer.retrieved or self.retrieved,
-            from_fallback=fallback,
-            index_version=self.collection.index_version if self.collection else None,
-            sources=tuple(_sources(answer)),
-        )
-
-
-def _source(n: int, passage: retrieval.Passage) -> dict:
-    snippet = " ".join(passage.text.split())
-    if len(snippet) > SNIPPET_CHARACTERS:
-        snippet = snippet[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
-    return {
-        "n": n,
-        "title": passage.title,
-        "section": passage.section,
-        "url": passage.url,
-        "score": passage.score,
-        "snippet": snippet,
-        "chunk_id": passage.chunk_id,
-    }
-
-
-def _refusal(reason: str, retrieved=()) -> _Plan:
-    return _Plan(answer=_Answer(REFUSALS[reason], "rag", refusal_reason=reason, retrieved=retrieved), retrieved=retrieved)
-
-
-def _quoted(question: str, passages: tuple) -> _Answer:
-    quoted = generation.extract(question, [passage.text for passage in passages])
-    if not quoted:
-        quoted = f"{_source(1, passages[0])['snippet']} [1]"
-    return _Answer(text=quoted, mode="extractive", passages=passages, retrieved=passages)
-
-
-def _quoted_selection(question: str, selection: str) -> _Answer:
-    return _Answer(text=generation.extract(question, [selection], cite=False) or selection[:500], mode="extractive")
-
-
 async def _describe(clients) -> retrieval.Collection | None:
     """The collection as the vector store described it at most a second ago (see lib.caches)."""
     name = clients.config.qdrant_collection_name
@@ -180,39 +101,18 @@ def _key(request: QueryRequest, clients, collection: retrieval.Collection | None
     )
 
 
-async def _prepare(request: QueryRequest, clients, collection: retrieval.Collection | None) -> _Plan:
-    config = clients.config
-    if request.selected_text:
-        fallback = lambda: _quoted_selection(request.query, request.selected_text)  # noqa: E731
-        if not config.generation_enabled:
-            return _Plan(answer=await asyncio.to_thread(fallback), mode="extractive")
-        messages = generation.selection_messages(request.query, request.selected_text)
-        return _Plan(messages=messages, mode="selected_text", fallback=fallback)
-    if collection is None or collection.points == 0:
-        raise Unavailable(f"the book is not indexed yet (collection {config.qdrant_collection_name} is empty)", retry_after=30)
-    mismatch = retrieval.dense_mismatch(collection, config)
-    if mismatch:
-        raise Unavailable(mismatch, retry_after=300)
-    question = await generation.standalone_question(clients, request.query, request.history)
-    found = tuple(await retrieval.search(clients, question, request.top_k or config.top_k, collection))
-    if not found:
-        return attrs.evolve(_refusal("no_hits"), collection=collection)
-    passages = tuple(passage for passage in found if passage.score >= config.threshold)
-    if not passages:
-        return attrs.evolve(_refusal("low_score", retrieved=found), collection=collection)
-    if not config.generation_enabled:
-        answer = await asyncio.to_thread(_quoted, question, passages)
-        return _Plan(answer=answer, passages=passages, retrieved=found, collection=collection)
-    return _Plan(
-        messages=generation.answer_messages(question, passages),
-        passages=passages,
-        retrieved=found,
-        collection=collection,
-        fallback=lambda: _quoted(question, passages),
+def _prepare(request: QueryRequest, clients, collection):
+    return answers.prepare(
+        clients,
+        collection,
+        query=request.query,
+        top_k=request.top_k,
+        selected_text=request.selected_text,
+        history=request.history,
     )
 
 
-def _body(request: QueryRequest, answer_id: str, answer: _Answer, cached: bool = False) -> dict:
+def _body(request: QueryRequest, answer_id: str, answer: answers.Answer, cached: bool = False) -> dict:
     """The reply; a cached answer cost no tokens this time, and says so."""
     generated = answer.generated
     spent = generated is not None and not cached
@@ -233,7 +133,7 @@ def _body(request: QueryRequest, answer_id: str, answer: _Answer, cached: bool =
     }
 
 
-def _log(request: QueryRequest, clients, body: dict, answer: _Answer, started: float) -> None:
+def _log(request: QueryRequest, clients, body: dict, answer: answers.Answer, started: float) -> None:
     """Hand the answer to the answer log, which writes it off the request's path; a cache hit too, with its own id."""
     generated = answer.generated
     clients.store.log_answer(
@@ -257,21 +157,8 @@ def _log(request: QueryRequest, clients, body: dict, answer: _Answer, started: f
     )
 
 
-async def _answer(plan: _Plan, clients) -> _Answer:
-    if plan.answer is not None:
-        return plan.settle(plan.answer)
-    try:
-        return plan.settle(plan.finish(await generation.complete(clients, plan.messages)))
-    except generation.ModelUnavailable:
-        return plan.settle(await asyncio.to_thread(plan.fallback), fallback=True)
-
-
-def _worth_keeping(answer: _Answer) -> bool:
+def _worth_keeping(answer: answers.Answer) -> bool:
     return not answer.from_fallback
-
-
-def _sources(answer_or_plan) -> list[dict]:
-    return [_source(n, passage) for n, passage in enumerate(answer_or_plan.passages, start=1)]
 
 
 def _done(body: dict) -> dict:
@@ -296,7 +183,7 @@ async def _stream(request: QueryRequest, clients, started: float):
     except ApiError as error:
         yield "error", error.body(request.request_id)
         return
-    yield "sources", _sources(plan)
+    yield "sources", answers.sources(plan)
     answer = plan.answer
     fallback = False
     if answer is None:
@@ -340,8 +227,8 @@ async def _stream(request: QueryRequest, clients, started: float):
     yield "done", _done(body)
 
 
-async def _fresh(request: QueryRequest, clients, collection) -> _Answer:
-    return await _answer(await _prepare(request, clients, collection), clients)
+async def _fresh(request: QueryRequest, clients, collection) -> answers.Answer:
+    return await answers.answer(await _prepare(request, clients, collection), clients)
 
 
 async def handle(request: QueryRequest, clients) -> Reply:

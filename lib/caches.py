@@ -139,9 +139,9 @@ class AnswerKey:
 class Caches:
     """The caches of one process, and their statistics for /health."""
 
-    def __init__(self) -> None:
+    def __init__(self, answers_ttl: float = ANSWERS_TTL) -> None:
         self.embeddings = Cache("embeddings", EMBEDDINGS_SIZE, EMBEDDINGS_TTL)
-        self.answers = Cache("answers", ANSWERS_SIZE, ANSWERS_TTL)
+        self.answers = Cache("answers", ANSWERS_SIZE, answers_ttl)
         self.collection = Cache("collection", COLLECTION_SIZE, COLLECTION_TTL)
         self.health = Cache("health", HEALTH_SIZE, HEALTH_TTL)
 

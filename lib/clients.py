@@ -132,7 +132,7 @@ async def open_clients(config: Config) -> Clients:
         await store.migrate()
     except Exception as error:  # the database may come up later; feedback answers 503 until then
         log.warning("database not ready at start-up: %s", error)
-    clients = Clients(config=config, store=store)
+    clients = Clients(config=config, store=store, caches=Caches(answers_ttl=config.answer_cache_seconds))
     openai = open_openai(config)
     if openai is not None:
         clients.openai = CachedEmbeddings(openai, clients.caches.embeddings)

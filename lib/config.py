@@ -105,16 +105,20 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "PORT": (_integer(1, 65535), 8000),
     "MAX_BODY_BYTES": (_integer(1024, 100_000_000), 65536),
     "STORE_QUERIES": (_boolean, True),
+    "ANSWER_CACHE_SECONDS": (_number(0, 86400), 900.0),
     "ALLOWED_ORIGINS": (_words, ()),
     "API_KEYS": (_words, ()),
     "ADMIN_API_KEY": (_text, None),
 }
 
-# Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale:
-# cosine similarity of OpenAI embeddings, and the share of the question's
-# terms found in a passage (see lib/retrieval.py).
+# Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
+# (see lib/retrieval.py): the cosine similarity of OpenAI embeddings, and the
+# IDF-weighted share of the question's terms found in a passage. The lexical
+# one maximises the refusals' F1 on tests/eval/cases.jsonl over the bundled
+# book (python -m lib.evaluate tests/eval/cases.jsonl --fresh-index); the dense
+# one has not been measured against a real embedding model here.
 DEFAULT_DENSE_THRESHOLD = 0.25
-DEFAULT_LEXICAL_THRESHOLD = 0.34
+DEFAULT_LEXICAL_THRESHOLD = 0.27
 
 
 @frozen
@@ -142,6 +146,7 @@ class Config:
     port: int = 8000
     max_body_bytes: int = 65536
     store_queries: bool = True
+    answer_cache_seconds: float = 900.0
     allowed_origins: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     admin_api_key: str | None = None

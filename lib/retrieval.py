@@ -5,13 +5,20 @@ embeddings by Reciprocal Rank Fusion. RRF scores only order hits, and BM25
 sums depend on the collection, so the refusal threshold is applied to a
 relevance on a fixed scale instead:
 
-- with dense vectors: the cosine similarity of the question's and the
-  passage's embeddings (what `SIMILARITY_THRESHOLD` means with a model);
-- without: the share of the question's terms that the passage contains.
+- with dense vectors (hybrid or dense search): the cosine similarity of the
+  question's and the passage's embeddings;
+- without (sparse search): the IDF-weighted share of the question's terms
+  that the passage contains (`sparse.coverage`), with each term's IDF as
+  Qdrant's IDF modifier computes it over the collection.
+
+`SIMILARITY_THRESHOLD` (or the default of the scale in use, see lib/config.py)
+is compared with these: a passage below it is not used, and a question none
+of whose passages reach it is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 
@@ -26,7 +33,10 @@ log = logging.getLogger("bookbot")
 
 DENSE = "dense"
 SPARSE = "sparse"
+HYBRID = "hybrid"
+MODES = (HYBRID, DENSE, SPARSE)  # search modes; "dense" and "sparse" also name the vectors
 PREFETCH_FACTOR = 4
+MAX_IDF_TERMS = 64  # a question's terms whose IDF is looked up; the rest weigh 1
 
 
 @frozen
@@ -118,36 +128,97 @@ def _passage(point, score: float) -> Passage:
     )
 
 
-async def search(clients, question: str, top_k: int, collection: Collection) -> list[Passage]:
-    """The best `top_k` passages for a question, best first, each scored from 0 to 1."""
-    use_dense = clients.config.dense_enabled and collection.dense_size is not None
+def configured_mode(config, collection: Collection) -> str:
+    """How the service searches: hybrid when a dense model serves the collection, else sparse."""
+    return HYBRID if config.dense_enabled and collection.dense_size is not None else SPARSE
+
+
+async def search(
+    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None
+) -> list[Passage]:
+    """The best `top_k` passages for a question, best first, each scored from 0 to 1.
+
+    `mode` is `hybrid`, `dense` or `sparse`; by default, the configured one
+    (`configured_mode`). The evaluation asks for the others to compare them.
+    """
+    mode = mode or configured_mode(clients.config, collection)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode != SPARSE and configured_mode(clients.config, collection) != HYBRID:
+        raise ValueError(f"{mode} search needs a dense model and a collection with dense vectors")
     sparse_query = sparse.query_vector(question)
-    if not sparse_query.indices and not use_dense:
+    if not sparse_query.indices and mode == SPARSE:
         return []
     try:
-        if use_dense:
-            [vector] = await embed(clients, [question])
-            prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
-            if sparse_query.indices:
-                prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
-            result = await clients.qdrant.query_points(
-                collection.name,
-                prefetch=prefetch,
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=top_k,
-                with_payload=True,
-                with_vectors=[DENSE],
+        if mode == SPARSE:
+            result, idf = await asyncio.gather(
+                clients.qdrant.query_points(
+                    collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+                ),
+                _idf(clients, collection, sparse.terms(question)),
             )
-            return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
+            return [
+                _passage(point, sparse.coverage(question, _indexed_text(point.payload or {}), idf))
+                for point in result.points
+            ]
+        [vector] = await embed(clients, [question])
+        if mode == DENSE:
+            result = await clients.qdrant.query_points(
+                collection.name, query=vector, using=DENSE, limit=top_k, with_payload=True
+            )
+            return [_passage(point, point.score) for point in result.points]  # cosine, as the collection is set up
+        prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
+        if sparse_query.indices:
+            prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
         result = await clients.qdrant.query_points(
-            collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+            collection.name,
+            prefetch=prefetch,
+            query=models.FusionQuery(fusion=models.Fusion.RRF),
+            limit=top_k,
+            with_payload=True,
+            with_vectors=[DENSE],
         )
+        return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
     except (Unavailable, UpstreamTimeout):
         raise
     except Exception as error:
         log.warning("vector search failed: %s", error)
         raise Unavailable("the vector store is unreachable") from None
-    return [_passage(point, sparse.coverage(question, _indexed_text(point.payload or {}))) for point in result.points]
+
+
+async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:
+    """Each term's inverse document frequency in the collection, as Qdrant's IDF modifier has it.
+
+    A one-term query scores a passage by the term's IDF times the passage's
+    stored weight for it, so the best hit's score over that weight is the IDF:
+    one batched request, and nothing to store at indexing time. A term that no
+    passage holds gets the IDF of a document frequency of 0.
+    """
+    wanted = sorted(set(terms))[:MAX_IDF_TERMS]
+    if not wanted:
+        return {}
+    requests = [
+        models.QueryRequest(
+            query=models.SparseVector(indices=[sparse.term_index(term)], values=[1.0]),
+            using=SPARSE,
+            limit=1,
+            with_vector=[SPARSE],
+        )
+        for term in wanted
+    ]
+    responses = await clients.qdrant.query_batch_points(collection.name, requests=requests)
+    unseen = sparse.bm25_idf(0, collection.points)
+    found = {}
+    for term, response in zip(wanted, responses):
+        found[term] = unseen
+        for point in response.points:
+            stored = (point.vector or {}).get(SPARSE)
+            index = sparse.term_index(term)
+            if stored is not None and index in stored.indices:
+                weight = stored.values[stored.indices.index(index)]
+                if weight > 0:
+                    found[term] = point.score / weight
+    return found
 
 
 def _indexed_text(payload: dict) -> str:

@@ -28,7 +28,8 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = command or [sys.executable, "router.py"]
         base = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "QDRANT_", "DATABASE_"))}
-        self.env = {**base, "PORT": str(self.port), "INDEX_ON_START": "false", **env}
+        # Tests change the fake model's answer between questions: no answer cache unless a test asks for one.
+        self.env = {**base, "PORT": str(self.port), "INDEX_ON_START": "false", "ANSWER_CACHE_SECONDS": "0", **env}
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
