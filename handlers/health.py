@@ -94,6 +94,8 @@ async def _report(clients) -> Reply:
     if indexing:
         body["indexing"] = indexing
     body["caches"] = clients.caches.stats()  # as of this report
+    # Answers the log has written, failed to write, or dropped because it fell behind.
+    body["answer_log"] = await clients.store.stats()
     if errors:
         body["errors"] = errors
     return Reply(body=body, status=503 if status == UNHEALTHY else 200, headers={"Cache-Control": "no-store"})

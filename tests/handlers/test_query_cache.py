@@ -124,3 +124,4 @@ async def test_health_reports_each_caches_hit_rate(config_for, dense_index, fake
     answers = body["caches"]["answers"]
     assert answers["hits"] == 1 and answers["misses"] == 1 and answers["hit_rate"] == 0.5
     assert {"embeddings", "collection", "health"} <= set(body["caches"]) and body["status"] == "healthy"
+    assert {"answers_logged", "answers_dropped", "answers_pending"} <= set(body["answer_log"])
