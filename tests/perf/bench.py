@@ -330,24 +330,41 @@ def _finish_profile(spy, folder: Path) -> None:
         print(summary)
 
 
-def summarise_profile(path: Path, top: int = 25) -> str:
-    """py-spy's collapsed stacks as two lists: where the time is spent (self) and under what (inclusive)."""
-    own, inclusive, total = {}, {}, 0
+def summarise_profile(path: Path, top: int = 20) -> str:
+    """py-spy's collapsed stacks as three lists: self time by package (or by our own file), by function, and inclusive."""
+    by_package, own, inclusive, total = {}, {}, {}, 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
         count = int(count)
         total += count
-        frames = [frame.split(" (")[0] + " " + frame.split("/")[-1].rstrip(")") for frame in stack.split(";")]
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-        for frame in set(frames):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-    lines = [f"{path.name}: {total} samples", "self time:"]
-    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in sorted(own.items(), key=lambda item: -item[1])[:top]]
-    lines.append("inclusive:")
-    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in sorted(inclusive.items(), key=lambda item: -item[1])[:top]]
+        frames = stack.split(";")
+        names = [_frame(frame) for frame in frames]
+        package = _package(frames[-1])
+        by_package[package] = by_package.get(package, 0) + count
+        own[names[-1]] = own.get(names[-1], 0) + count
+        for name in set(names):
+            inclusive[name] = inclusive.get(name, 0) + count
+    lines = [f"{path.name}: {total} samples"]
+    for title, table in (("self time by package:", by_package), ("self time:", own), ("inclusive:", inclusive)):
+        lines.append(title)
+        lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in sorted(table.items(), key=lambda item: -item[1])[:top]]
     return "\n".join(lines)
+
+
+def _frame(frame: str) -> str:
+    """'function (path/to/module.py:12)' as 'function module.py:12'."""
+    function, _, where = frame.partition(" (")
+    return f"{function} {where.rstrip(')').split('/')[-1]}"
+
+
+def _package(frame: str) -> str:
+    """Where a frame's code lives: a package, a standard module, or our own file."""
+    where = frame.partition(" (")[2].rstrip(")").rsplit(":", 1)[0]
+    if where.startswith(("lib/", "handlers/", "router.py", "tests/")):
+        return where
+    return where.split("/")[0].removesuffix(".py")
 
 
 # The database
@@ -380,6 +397,7 @@ def run(
 ) -> dict:
     """Every scenario against every system, then ingestion; the results as one dict."""
     results: list[dict] = []
+    answer_log = None
     started = time.monotonic()
     data = Path(tempfile.mkdtemp(prefix="bench-"))
     upstreams = [Upstream("openai", args.dimensions, log_dir / "openai.log"), Upstream("qdrant", args.dimensions, log_dir / "qdrant.log")]
@@ -418,6 +436,8 @@ def run(
                             profile = log_dir / "profiles" if args.profile in (scenario.name, "all") else None
                             results.append(measure(server, scenario, plan, upstreams, profile))
                             _say(results[-1])
+                        if server.name == "bookbot":
+                            answer_log = _answer_log(server)
                     floors.append(measure(floor, floor_scenario, plan, upstreams))
                     results.append(_merge(floors))
                     _say(results[-1])
@@ -438,8 +458,16 @@ def run(
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "seconds": round(time.monotonic() - started, 1),
         "results": results,
+        "answer_log": answer_log,
         "ingestion": ingestion,
     }
+
+
+def _answer_log(server: Server) -> dict | None:
+    """The service's answer log counters, from /health once its cached report has expired."""
+    time.sleep(5.5)
+    status, body = server.request("GET", "/health")
+    return json.loads(body).get("answer_log") if body else None
 
 
 def ingest(chunks: int, openai_url: str, log_dir: Path) -> dict:
@@ -482,6 +510,12 @@ def table(report: dict) -> str:
                          result["cpu_ms_per_request"], result["others_cpu"], ratio, target))
     ingestion = report.get("ingestion")
     lines = _grid(rows)
+    answer_log = report.get("answer_log")
+    if answer_log:
+        lines.append(
+            f"answer log (PostgreSQL): {answer_log['answers_logged']:,} answers written, "
+            f"{answer_log['answers_dropped']:,} dropped because it fell behind, {answer_log['answer_log_failures']:,} failed"
+        )
     if ingestion:
         lines.append(
             f"ingestion: {ingestion['chunks']} chunks, {ingestion['pages']} pages, embeddings 100 ms per batch of "

@@ -21,10 +21,12 @@ def test_runs_every_scenario_against_every_server_and_ingests(pg_server_url, tmp
         assert result["peak_rss_mb"] > 0 and result["cpu_ms_per_request"] is not None
     stream = next(r for r in report["results"] if (r["system"], r["scenario"]) == ("bookbot", "stream"))
     assert stream["first_event_p50_ms"] is not None
+    assert report["answer_log"]["answers_logged"] > 0
     assert report["ingestion"]["chunks"] == 60 and report["ingestion"]["rerun_seconds"] >= 0
     text = bench.table(report)
     print("\n" + text)
     assert "POST /v1/query, cache hit" in text and "bare ASGI" in text and "ingestion: 60 chunks" in text
+    assert "answer log (PostgreSQL)" in text
 
 
 def test_reads_percentiles_by_nearest_rank():
