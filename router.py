@@ -73,4 +73,7 @@ if __name__ == "__main__":
         access_log=False,  # RequestContext writes the access log
         log_config=None,  # logs.configure made every logger write JSON lines
         timeout_graceful_shutdown=config.shutdown_grace_seconds,
+        # Longer than the idle timeout of the proxy in front (60 s is common), so that it never sends a request
+        # on a connection this side has just closed: uvicorn's 5 s default does exactly that.
+        timeout_keep_alive=75,
     )
