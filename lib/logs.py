@@ -66,6 +66,7 @@ def configure(level: str, secrets: Iterable[str] = ()) -> None:
         logger.handlers[:] = []
         logger.setLevel(level)
         logger.propagate = True
+    logging.captureWarnings(True)  # a library's warnings.warn() becomes a JSON line too
 
 
 def access(fields: Mapping[str, Any]) -> None:
