@@ -275,3 +275,11 @@ def test_the_catalogue_counts_at_least_sixty_inputs_and_none_caused_an_unhandled
     assert total >= 60
     log = service.log()
     assert '"status": 500' not in log and "unhandled error" not in log
+
+
+def test_each_request_left_one_json_access_line_with_its_fields(http, service):
+    http.post("/v1/query", json={"query": QUESTION}, headers={"X-API-Key": KEY, "X-Request-ID": "one-line-check"})
+    lines = [json.loads(line) for line in service.log().splitlines() if line.strip()]
+    [line] = [line for line in lines if line.get("request_id") == "one-line-check"]
+    assert (line["logger"], line["level"], line["method"], line["route"], line["status"]) == ("bookbot.access", "INFO", "POST", "/v1/query", 200)
+    assert isinstance(line["latency_ms"], float) and len(line["key_id"]) == 12 and KEY not in service.log()

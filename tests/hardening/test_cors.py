@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +20,7 @@ import pytest
 from lib.config import Config, ConfigError
 from lib.hosts import falcon_host
 from tests.hardening.conftest import running
-from tests.service import REPO
+from tests.service import free_port
 
 BOOK_SITE = "https://book.example.org"
 LOCAL_SITE = "http://localhost:3000"
@@ -31,9 +29,13 @@ PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-He
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 
 
+PAGE_PORT = free_port()  # the allowed page's origin must be known before the service starts
+PAGE_SITE = f"http://127.0.0.1:{PAGE_PORT}"
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, sparse_index):
-    env = {"ALLOWED_ORIGINS": f"{BOOK_SITE}, {LOCAL_SITE}/", "API_KEYS": KEY}
+    env = {"ALLOWED_ORIGINS": f"{BOOK_SITE}, {LOCAL_SITE}/, {PAGE_SITE}", "API_KEYS": KEY, "RATE_LIMIT_PER_MINUTE": "1000"}
     with running(tmp_path_factory.mktemp("cors"), env, sparse_index) as started:
         yield started
 
@@ -99,18 +101,6 @@ def test_a_bad_allowed_origins_names_the_variable(value):
         falcon_host.cors(value)
 
 
-def test_a_bad_allowed_origins_stops_start_up(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "router.py"],
-        cwd=REPO,
-        env={**os.environ, "ALLOWED_ORIGINS": "*, https://book.example.org", "DATA_DIR": str(tmp_path), "INDEX_ON_START": "false"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0 and "configuration error: ALLOWED_ORIGINS" in done.stderr
-
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args) -> None:
         pass
@@ -120,7 +110,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def pages(tmp_path):
     """Two tiny sites on loopback: one whose origin is allowed, one whose is not."""
     (tmp_path / "index.html").write_text("<!doctype html><title>a page</title>")
-    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path))) for _ in range(2)]
+    handler = functools.partial(_Quiet, directory=str(tmp_path))
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) for port in (PAGE_PORT, 0)]
     threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
     for thread in threads:
         thread.start()
@@ -147,13 +138,13 @@ FETCH = """async ([url, key]) => {
 }"""
 
 
-def test_a_real_browser_preflights_and_only_the_allowed_page_reads_the_answer(serve, pages):
+def test_a_real_browser_preflights_and_only_the_allowed_page_reads_the_answer(service, pages):
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium is not at {CHROMIUM}; install it (apt-get install chromium) or set CHROMIUM")
     allowed, other = pages
-    service = serve({"ALLOWED_ORIGINS": allowed, "API_KEYS": KEY, "RATE_LIMIT_PER_MINUTE": "30"})
+    preflights_before = service.log().count('"method": "OPTIONS"')
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
         try:
@@ -165,7 +156,6 @@ def test_a_real_browser_preflights_and_only_the_allowed_page_reads_the_answer(se
                 page.close()
         finally:
             browser.close()
-    assert results[0] == {"status": 200, "remaining": "29", "mode": "extractive"}
+    assert results[0]["status"] == 200 and results[0]["mode"] == "extractive" and results[0]["remaining"].isdigit()
     assert "Failed to fetch" in results[1]["error"]
-    preflights = [line for line in service.log().splitlines() if '"method": "OPTIONS"' in line]
-    assert len(preflights) == 2  # the browser asked first, from both pages
+    assert service.log().count('"method": "OPTIONS"') - preflights_before == 2  # the browser asked first, from both pages

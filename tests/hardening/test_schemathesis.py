@@ -19,7 +19,7 @@ from tests.hardening.conftest import running
 from tests.service import REPO
 
 ADMIN = "admin-schemathesis-key"
-MAX_EXAMPLES = 20  # per operation and phase
+MAX_EXAMPLES = 10  # per operation and phase
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,15 @@ def test_the_service_keeps_its_own_contract(service, tmp_path):
         "--max-examples", str(MAX_EXAMPLES),
         "--generation-deterministic",
         "--header", f"Authorization: Bearer {ADMIN}",
-        "--workers", "2",
+        # One worker: with two, CPython 3.11.7's AST parser, shared by threads, sometimes fails inside Hypothesis
+        # ("AST constructor recursion depth mismatch", fixed in 3.11.8); that is no finding about this service.
+        "--workers", "1",
         "--request-timeout", "10",
         "--no-color",
     ]
     env = {"PYTHONPATH": str(REPO), "SCHEMATHESIS_HOOKS": "tests.hardening.schemathesis_hooks", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    (tmp_path / "schemathesis.out").write_text(done.stdout + done.stderr)
     summary = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     print(f"schemathesis: {summary.group(0) if summary else 'no summary'} ({MAX_EXAMPLES} examples per operation and phase)")
     assert done.returncode == 0 and "No issues found" in done.stdout, done.stdout[-6000:] + done.stderr[-2000:]

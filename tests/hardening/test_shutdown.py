@@ -11,8 +11,8 @@ import httpx
 
 from tests.hardening.checks import events
 
-WORDS = 15
-TOKEN_DELAY = 0.2  # seconds between the model's words: the stream takes about three seconds
+WORDS = 12
+TOKEN_DELAY = 0.12  # seconds between the model's words: the stream takes about a second and a half
 
 
 def test_a_stream_in_flight_finishes_after_sigterm_and_the_process_exits_0(serve, fake_openai):
