@@ -40,3 +40,11 @@ def serve(tmp_path, sparse_index):
             return started[-1]
 
         yield start
+
+
+@pytest.fixture(autouse=True)
+def _model_left_as_found(request):
+    """A fault injected into the loopback model ends with the test that injected it, even one that failed."""
+    yield
+    if {"openai_server", "fake_openai"} & set(request.fixturenames):
+        request.getfixturevalue("openai_server").reset()

@@ -10,7 +10,9 @@ throwaway PostgreSQL cluster, stopped and started again.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import socket
 import time
 
 import httpx
@@ -18,7 +20,9 @@ import pytest
 
 from tests.hardening.checks import assert_error, eventually, events
 from tests.hardening.conftest import running
+from handlers import query
 from tests.hardening.qdrant_front import QdrantFront
+from tests.parts import pool
 from tests.pg import fresh_database
 from tests.service import free_port
 
@@ -135,15 +139,19 @@ def test_the_model_and_the_database_down_degrade_health_then_both_recover(http, 
     )
 
 
-def test_the_daily_token_budget_turns_answers_extractive_without_calling_the_model(serve, fake_openai):
-    service = serve({"OPENAI_BASE_URL": fake_openai.base_url, "DAILY_TOKEN_BUDGET": "100"})
-    with httpx.Client(base_url=service.url, timeout=30) as client:
-        first = client.post("/v1/query", json=QUESTION).json()
-        spent = first["usage"]["prompt_tokens"] + first["usage"]["completion_tokens"]
-        assert first["mode"] == "rag" and spent > 100
-        assert_extractive(client.post("/v1/query", json=QUESTION))
-        streamed = [name for name, _ in events(client.post("/v1/query", json={**QUESTION, "stream": True}).text)]
-        assert streamed[-1] == "done"
+def test_the_daily_token_budget_turns_answers_extractive_without_calling_the_model(config_for, sparse_index, fake_openai):
+    config = config_for(sparse_index, openai_base_url=fake_openai.base_url, daily_token_budget=100)
+
+    async def ask_three_times():
+        async with pool(config) as clients:
+            asked = [await query.handle(query.QueryRequest.from_json(QUESTION, request_id=str(n)), clients) for n in range(2)]
+            stream = await query.handle(query.QueryRequest.from_json({**QUESTION, "stream": True}, request_id="s"), clients)
+            return [reply.body for reply in asked], [name async for name, _ in stream.events]
+
+    (first, second), streamed = asyncio.run(ask_three_times())
+    spent = first["usage"]["prompt_tokens"] + first["usage"]["completion_tokens"]
+    assert first["mode"] == "rag" and spent > 100
+    assert second["mode"] == "extractive" and second["model"] is None and streamed[-1] == "done"
     assert len(fake_openai.calls("chat/completions")) == 1
     print(f"token budget: one answer spent {spent} of 100 tokens; the next two were extractive, the model not called")
 
@@ -178,3 +186,48 @@ def test_vector_store_and_database_unreachable_at_start_up_then_the_store_comes_
         assert_error(http.post("/v1/query", json=QUESTION), 503, "unavailable")
     assert "pw-not-logged" not in service.log()
     print(f"start-up with the vector store and the database unreachable: answering in {up_in:.1f} s; the store came back without a restart")
+
+
+@pytest.mark.xfail(strict=True, reason="needs the lib/retrieval.py change in the hardening report: today the embedding model down is a 503")
+def test_with_a_dense_index_the_model_down_still_gives_an_extractive_answer(config_for, dense_index, fake_openai):
+    fake_openai.fail_next(500, times=10_000)  # embeddings too
+
+    async def ask():
+        async with pool(config_for(dense_index, openai_timeout=1.0)) as clients:
+            return await query.handle(query.QueryRequest.from_json(QUESTION, request_id="dense"), clients)
+
+    reply = asyncio.run(ask())
+    assert reply.status == 200 and reply.body["mode"] == "extractive" and reply.body["sources"]
+
+
+@pytest.mark.xfail(strict=True, reason="needs the lib/clients.py and lib/retrieval.py changes in the hardening report")
+def test_silent_dependencies_hold_up_neither_start_up_nor_requests_once_known_down(tmp_path):
+    """A vector store and a database that accept connections and never answer: the worst kind of down."""
+    silent = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]  # listening, never accepting
+    qdrant_port, database_port = (sock.getsockname()[1] for sock in silent)
+    env = {
+        "QDRANT_URL": f"http://127.0.0.1:{qdrant_port}",
+        "QDRANT_TIMEOUT": "0.5",
+        "DATABASE_URL": f"postgresql://bookbot@127.0.0.1:{database_port}/bookbot",
+        "DATABASE_TIMEOUT": "0.5",
+        "BREAKER_FAILURES": "2",
+        "BREAKER_COOLDOWN_SECONDS": "30",
+    }
+    try:
+        with running(tmp_path, env) as service, httpx.Client(base_url=service.url, timeout=30) as http:
+            # Each call waits out QDRANT_TIMEOUT (a 504) until the breaker has seen enough: then a 503 at once,
+            # with the breaker's cooldown as Retry-After (the start-up /health probe counted too).
+            answers = [http.post("/v1/query", json=QUESTION) for _ in range(3)]
+            codes = [answer.json()["error"]["code"] for answer in answers]
+            assert "upstream_timeout" in codes and codes[-1] == "unavailable", codes
+            assert 5 < int(answers[-1].headers["Retry-After"]) <= 30
+            rating = {"answer_id": "ans_x", "rating": 1}
+            refused = [http.post("/v1/feedback", json=rating) for _ in range(3)][-1]
+            assert_error(refused, 503, "unavailable")
+            assert 5 < int(refused.headers["Retry-After"]) <= 30  # the store alone says 5
+        log = service.log()
+        # Start-up went on without the database: the migration gave up after the app was already serving.
+        assert log.index("Application startup complete") < log.index("database not ready at start-up")
+    finally:
+        for sock in silent:
+            sock.close()

@@ -43,9 +43,9 @@ def request_for(rng: random.Random) -> tuple[str, dict]:
     client = f"198.51.{rng.randrange(CLIENTS) // 256}.{rng.randrange(CLIENTS) % 256}"
     headers = {"X-Forwarded-For": client}
     roll = rng.random()
-    if roll < 0.10:
+    if roll < 0.08:
         return "query", {"method": "POST", "url": "/v1/query", "json": {"query": rng.choice(QUESTIONS), "top_k": rng.randint(1, 8)}, "headers": headers}
-    if roll < 0.12:
+    if roll < 0.10:
         return "stream", {"method": "POST", "url": "/v1/query", "json": {"query": rng.choice(QUESTIONS), "stream": True}, "headers": headers}
     if roll < 0.25:
         body = {"answer_id": f"ans_{rng.randrange(10**6)}", "rating": rng.choice([1, -1]), "reason": rng.choice(["wrong", "unclear", None])}
