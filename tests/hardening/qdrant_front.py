@@ -2,8 +2,8 @@
 
 No Qdrant binary runs here, so this speaks Qdrant's REST protocol in front of
 an indexed DATA_DIR: GET / (the version check), GET
-/collections/{name}/exists, GET /collections/{name} and POST
-/collections/{name}/points/query, each answered by AsyncQdrantClient(path=...)
+/collections/{name}/exists, GET /collections/{name}, POST
+/collections/{name}/points/query and its /batch, each answered by AsyncQdrantClient(path=...)
 and serialised by the same pydantic models the real server's client reads.
 It can be started on a port chosen in advance, so a service configured with
 that QDRANT_URL sees the vector store come up, and go down, under it.
@@ -27,6 +27,7 @@ _ROUTES = [
     ("GET", re.compile(r"/collections/(?P<name>[^/]+)/exists"), "exists"),
     ("GET", re.compile(r"/collections/(?P<name>[^/]+)"), "collection"),
     ("POST", re.compile(r"/collections/(?P<name>[^/]+)/points/query"), "query"),
+    ("POST", re.compile(r"/collections/(?P<name>[^/]+)/points/query/batch"), "batch"),
 ]
 
 
@@ -107,6 +108,10 @@ class QdrantFront:
             return 200, {"exists": await self._local.collection_exists(collection)}
         if name == "collection":
             return 200, (await self._local.get_collection(collection)).model_dump(mode="json")
+        if name == "batch":  # the sparse mode's IDF look-up
+            requests = [models.QueryRequest(**search) for search in body["searches"]]
+            found = await self._local.query_batch_points(collection, requests=requests)
+            return 200, [{"points": [point.model_dump(mode="json") for point in each.points]} for each in found]
         request = models.QueryRequest(**body)
         found = await self._local.query_points(
             collection,

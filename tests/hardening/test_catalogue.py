@@ -285,7 +285,6 @@ def test_each_request_left_one_json_access_line_with_its_fields(http, service):
     assert isinstance(line["latency_ms"], float) and len(line["key_id"]) == 12 and KEY not in service.log()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the handlers/query.py change in the hardening report")
 def test_a_query_s_access_line_tells_how_it_was_answered_and_what_it_cost(http, service):
     http.post("/v1/query", json={"query": QUESTION}, headers={"X-API-Key": KEY, "X-Request-ID": "cost-line-check"})
     lines = [json.loads(line) for line in service.log().splitlines() if line.strip()]

@@ -33,7 +33,7 @@ PAGE = textwrap.dedent(
 
     ## A note from a contributor
 
-    {TAKEOVER} {TAGS}
+    On the flux capacitor's gigawatts: {TAKEOVER} {TAGS}
     """
 )
 QUESTION = "How many gigawatts does the flux capacitor need?"
