@@ -46,7 +46,8 @@ def service(tmp_path_factory, openai_server):
     book.mkdir()
     (book / "flux-capacitor.md").write_text(PAGE)
     index_book(Config(data_dir=root / "index", index_on_start=False), book=book)
-    env = {"OPENAI_BASE_URL": openai_server.base_url}
+    # A low threshold: both passages, the hostile one too, must reach the model.
+    env = {"OPENAI_BASE_URL": openai_server.base_url, "SIMILARITY_THRESHOLD": "0.1"}
     with running(root / "service", env, Config(data_dir=root / "index")) as started:
         yield started
 
