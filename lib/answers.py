@@ -124,7 +124,8 @@ async def prepare(
     if mismatch:
         raise Unavailable(mismatch, retry_after=300)
     question = await generation.standalone_question(clients, query, history)
-    found = tuple(await retrieval.search(clients, question, top_k or config.top_k, collection))
+    async with clients.retrieval_gate.held():  # more misses than one process can retrieve wait, briefly
+        found = tuple(await retrieval.search(clients, question, top_k or config.top_k, collection))
     if not found:
         return refusal("no_hits", collection)
     passages = tuple(passage for passage in found if passage.score >= config.threshold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -15,15 +16,51 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from lib.breaker import GuardedStore
 from lib.caches import CachedEmbeddings, Caches
 from lib.config import Config
+from lib.errors import Unavailable
 from lib.guards import guards
 from lib.indexer import index_on_start
 from lib.storage import Store, open_store
 
 log = logging.getLogger("bookbot")
 
+# Retrievals at once (embedding the question, searching, scoring): enough to keep a core busy
+# while embeddings and searches are in flight; beyond it a miss waits for its turn.
+RETRIEVAL_SLOTS = 64
+# How long a miss may wait for its turn before it is told to come back (503, Retry-After).
+RETRIEVAL_PATIENCE = 2.0
+
 
 class VectorStoreLocked(Exception):
     """Raised when another process already holds the local Qdrant folder."""
+
+
+class Gate:
+    """At most `slots` holders at once; a caller who would wait longer than `patience` is turned away.
+
+    When misses arrive faster than one process can retrieve them, a longer queue
+    only adds to every reader's wait and to the memory held for readers who have
+    already given up; a quick 503 with Retry-After lets a client, or a load
+    balancer, try again later or elsewhere.
+    """
+
+    def __init__(self, slots: int, patience: float):
+        self._slots = asyncio.Semaphore(slots)
+        self._patience = patience
+        self.turned_away = 0
+
+    @contextlib.asynccontextmanager
+    async def held(self):
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self._patience)
+        except TimeoutError:
+            self.turned_away += 1
+            if self.turned_away & (self.turned_away - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: an overload can't flood the log
+                log.warning("busy: %d misses turned away so far", self.turned_away)
+            raise Unavailable("the service is busy; try again in a moment", retry_after=1) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 @define
@@ -37,6 +74,7 @@ class Clients:
     openai: AsyncOpenAI | CachedEmbeddings | None = None
     indexing: str | None = None  # what the start-up indexing of the book is doing, while it runs
     caches: Caches = field(factory=Caches)
+    retrieval_gate: Gate = field(factory=lambda: Gate(RETRIEVAL_SLOTS, RETRIEVAL_PATIENCE))
     background: list[asyncio.Task] = field(factory=list)
 
     @property

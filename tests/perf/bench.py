@@ -2,7 +2,7 @@
 
     python -m tests.perf.bench            # the full run, under ~10 minutes
     python -m tests.perf.bench --quick    # under a minute
-    python -m tests.perf.bench --http httptools --loop uvloop   # uvicorn's faster parts, when installed
+    python -m tests.perf.bench --http h11 --loop asyncio   # uvicorn's pure-Python parser and loop
     python -m tests.perf.bench --profile miss   # py-spy the service through one scenario
 
 Every server runs under uvicorn in a process of its own; the fake OpenAI and
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -48,15 +49,15 @@ class Plan:
 
     rounds: int = 3
     warmup: float = 1.0
-    duration: float = 5.0
+    duration: float = 4.0
     connections: int = 64
     model_latency: float = 1.0  # seconds before the model answers, in the crowd and stream scenarios
     crowd: int = 1000  # clients at once against that model
     crowd_warmup: float = 2.5
-    crowd_duration: float = 8.0
+    crowd_duration: float = 6.0
     stream_clients: int = 100
     timeout: float = 10.0
-    quiet_wait: float = 15.0  # seconds a round may wait for other work on the machine to calm down
+    quiet_wait: float = 4.0  # seconds a round may wait for other work on the machine to calm down
     chunks: int = 5000  # the generated book for ingestion
     max_requests: int = 2_000_000
 
@@ -394,7 +395,7 @@ def run(
                     floors = [measure(floor, floor_scenario, plan, upstreams)]
                     for server in servers.values():
                         for scenario in chosen:
-                            profile = log_dir / "profiles" if args.profile in (scenario.name, "all") and server.name == "bookbot" else None
+                            profile = log_dir / "profiles" if args.profile in (scenario.name, "all") else None
                             results.append(measure(server, scenario, plan, upstreams, profile))
                             _say(results[-1])
                     floors.append(measure(floor, floor_scenario, plan, upstreams))
@@ -507,11 +508,17 @@ def _grid(rows: list[tuple]) -> list[str]:
     return [line(cells[0]), "|" + "|".join("-" * (width + 2) for width in widths) + "|", *map(line, cells[1:])]
 
 
+def _installed(module: str, otherwise: str) -> str:
+    return module if importlib.util.find_spec(module) else otherwise
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short round of everything, under a minute")
-    parser.add_argument("--http", default="h11", choices=("h11", "httptools"), help="uvicorn's HTTP parser, for every server")
-    parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"), help="uvicorn's event loop, for every server")
+    parser.add_argument("--http", default=_installed("httptools", "h11"), choices=("h11", "httptools"),
+                        help="uvicorn's HTTP parser for every server (default: what uvicorn picks, httptools when installed)")
+    parser.add_argument("--loop", default=_installed("uvloop", "asyncio"), choices=("asyncio", "uvloop"),
+                        help="uvicorn's event loop for every server (default: what uvicorn picks, uvloop when installed)")
     parser.add_argument("--dimensions", type=int, default=1536, help="of the fake embeddings (text-embedding-3-small: 1536)")
     parser.add_argument("--profile", metavar="SCENARIO", help="py-spy the service through a scenario's first round (or: all)")
     parser.add_argument("--only", help="comma-separated scenarios (health,hit,miss,crowd,stream,feedback,ingest)")
