@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -31,6 +32,7 @@ _STATUS_ERRORS = {
     415: errors.UnsupportedMediaType,
 }
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:\d{1,5})?|https?://\[[0-9a-f:.]+\](:\d{1,5})?")
+PING_SECONDS = 1.0
 # What a page on another origin may read of a response, beyond the CORS-safelisted headers.
 EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -82,7 +84,7 @@ async def _logged_when_done(events: AsyncIterator, fields: dict, context) -> Asy
     last = None
     try:
         async for event in events:
-            last = event.event
+            last = event.event if event is not None else last  # None is a ping
             yield event
     finally:
         # `last` is "done" or "error" for a stream that ended; anything else, the reader left first.
@@ -180,17 +182,38 @@ def write(reply: Reply, resp: falcon.asgi.Response, request_id: str | None = Non
 
 
 async def _server_sent(events: AsyncIterator[tuple[str, Any]], request_id: str | None) -> AsyncIterator:
-    """The handler's events as SSE; a bug in the middle of a stream ends it with an error event, not a cut."""
+    """The handler's events as SSE; a bug in the middle of a stream ends it with an error event, not a cut.
+
+    The handler runs in a task of its own, so that while it is silent (the model thinking) a ping
+    comment can go out every PING_SECONDS: Falcon notices a reader who has gone only when it sends
+    something, and then stops here, which cancels the handler and with it the call to the model.
+    """
+    queue: asyncio.Queue = asyncio.Queue(maxsize=1)  # the handler runs at most one event ahead of the reader
+
+    async def produce() -> None:
+        try:
+            async for item in events:
+                await queue.put(item)
+        except Exception:
+            log.exception("unhandled error in a stream (request %s)", request_id)
+            await queue.put(("error", errors.Internal().body(request_id or "")))
+        await queue.put(None)
+
+    producer = asyncio.create_task(produce())
     try:
-        async for event, data in events:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), PING_SECONDS)
+            except asyncio.TimeoutError:
+                yield None  # Falcon sends an empty event as a ": ping" comment
+                continue
+            if item is None:
+                return
+            event, data = item
             yield falcon.asgi.SSEvent(event=event, json=data)
-    except Exception:
-        log.exception("unhandled error in a stream (request %s)", request_id)
-        yield falcon.asgi.SSEvent(event="error", json=errors.Internal().body(request_id or ""))
     finally:
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()
+        producer.cancel()
+        await asyncio.gather(producer, return_exceptions=True)
 
 
 async def handle_error(req: falcon.asgi.Request, resp: falcon.asgi.Response, error: Exception, params) -> None:

@@ -6,7 +6,10 @@ at INFO and test_load.py checks that LOG_LEVEL=WARNING keeps them out.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from types import SimpleNamespace
 import logging
 
 import falcon
@@ -55,6 +58,23 @@ async def buggy_stream(request, clients) -> Reply:
     return Reply(events=stream())
 
 
+def streamed_get(client: falcon.testing.TestClient, path: str):
+    """GET a stream to its end as a client that stays (a one-shot simulate_get leaves at once, as Falcon
+    simulates it, and a stream that yields to the event loop is cut short)."""
+
+    async def run():
+        async with falcon.testing.ASGIConductor(client.app) as conductor:
+            async with conductor.simulate_get_stream(path) as result:
+                body, deadline = b"", time.monotonic() + 10
+                while not result._task.done() and time.monotonic() < deadline:
+                    body += await result.stream.read()
+                    await asyncio.sleep(0.01)
+                body += await result.stream.read()
+        return SimpleNamespace(text=body.decode())
+
+    return asyncio.run(run())
+
+
 def app_of(*routes: Route) -> falcon.testing.TestClient:
     pool = Pool(clients=Clients(Config(api_keys=(KEY,))))
     app = falcon.asgi.App(middleware=[falcon_host.Lifespan(pool), falcon_host.RequestContext()])
@@ -82,7 +102,7 @@ def test_a_reply_carries_its_log_fields_to_the_one_access_line(caplog):
 def test_a_stream_is_logged_when_it_ends_with_what_it_learnt_on_the_way(caplog):
     client = app_of(Route("GET", "/stream", lambda incoming: None, streamed_answer))
     with caplog.at_level(logging.INFO):
-        result = client.simulate_get("/stream")
+        result = streamed_get(client, "/stream")
     assert [name for name, _ in events(result.text)] == ["delta", "done"]
     [line] = access_lines(caplog)
     assert (line.stream_end, line.prompt_tokens, line.completion_tokens) == ("done", 20, 2)
@@ -102,7 +122,7 @@ def test_a_bug_answers_500_saying_nothing_and_only_the_log_has_the_trace(caplog)
 def test_a_bug_in_the_middle_of_a_stream_ends_it_with_an_error_event_not_a_cut(caplog):
     client = app_of(Route("GET", "/buggy-stream", lambda incoming: None, buggy_stream))
     with caplog.at_level(logging.INFO):
-        result = client.simulate_get("/buggy-stream")
+        result = streamed_get(client, "/buggy-stream")
     sent = events(result.text)
     assert [name for name, _ in sent] == ["delta", "error"]
     assert json.loads(sent[-1][1])["error"]["code"] == "internal" and "internal detail" not in result.text
