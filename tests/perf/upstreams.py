@@ -80,12 +80,23 @@ class Upstream:
             stderr=self._log,
             text=True,
         )
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the fake {kind} did not start (see its log)")
-        self.url = json.loads(line)["url"]
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The fake's base URL (the first use waits until it serves)."""
+        self._wait_until_serving()
+        return self._url
+
+    def _wait_until_serving(self) -> None:
+        if self._url is None:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the fake {self.kind} did not start (see its log)")
+            self._url = json.loads(line)["url"]
 
     def tell(self, **command) -> dict:
+        self._wait_until_serving()
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
         return json.loads(self.process.stdout.readline())
