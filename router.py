@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -19,11 +20,11 @@ from lib.http import Route
 STATIC = Path(__file__).parent / "lib" / "static"
 
 ROUTES = (
-    Route("POST", "/v1/query", query.parse, query.handle, needs_key=True),
+    Route("POST", "/v1/query", query.parse, query.handle, needs_key=True, limited=True),
     Route("GET", "/health", health.parse, health.handle),
     Route("HEAD", "/health", health.parse, health.handle),
-    Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True),
-    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin),
+    Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True, limited=True),
+    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True),
 )
 
 
@@ -31,13 +32,11 @@ def create_app(clients=None) -> falcon.asgi.App:
     """The ASGI app. Without clients, it reads the environment and opens its own pool at startup."""
     if clients is None:
         config = Config.from_environ()
-        logs.configure(config.log_level)
+        logs.configure(config.log_level, logs.secrets_of(config))
         pool = Pool(opener=lambda: open_clients(config))
     else:
         config, pool = clients.config, Pool(clients=clients)
-    middleware = [falcon_host.Lifespan(pool), falcon_host.RequestContext()]
-    if config.allowed_origins:
-        middleware.append(falcon.CORSMiddleware(allow_origins=list(config.allowed_origins), expose_headers=["X-Request-ID"]))
+    middleware = [falcon_host.Lifespan(pool), falcon_host.RequestContext(), *falcon_host.cors(config.allowed_origins)]
     app = falcon.asgi.App(middleware=middleware)
     for path, resource in falcon_host.adapt(ROUTES, pool).items():
         app.add_route(path, resource)
@@ -61,5 +60,20 @@ except ConfigError as error:
 
 
 if __name__ == "__main__":
-    port = Config.from_environ().port
-    uvicorn.run(app, host="0.0.0.0", port=port, proxy_headers=True, access_log=False)
+    config = Config.from_environ()
+    # SIGTERM: uvicorn stops accepting, lets requests (streams too) finish within the grace, closes the pool,
+    # then raises the signal again; this handler makes that a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(
+        app,
+        host="0.0.0.0",
+        port=config.port,
+        http="h11",  # it refuses headers over 16 KiB; httptools took 8 MB of them
+        proxy_headers=False,  # TRUSTED_PROXIES alone decides which X-Forwarded-For entry is the client
+        access_log=False,  # RequestContext writes the access log
+        log_config=None,  # logs.configure made every logger write JSON lines
+        timeout_graceful_shutdown=config.shutdown_grace_seconds,
+        # Longer than the idle timeout of the proxy in front (60 s is common), so that it never sends a request
+        # on a connection this side has just closed: uvicorn's 5 s default does exactly that.
+        timeout_keep_alive=75,
+    )

@@ -7,6 +7,8 @@ import asyncio
 from attrs import frozen
 
 from lib import __version__, retrieval
+from lib.breaker import OPEN
+from lib.guards import guards
 from lib.http import Incoming, Reply
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -49,6 +51,11 @@ async def _vector_db(clients):
 async def _openai(clients):
     if clients.openai is None:
         return DISABLED, None, None
+    guard = guards(clients)
+    if guard.budget.exhausted:
+        return UNHEALTHY, f"the daily token budget is spent: answers are extractive for {guard.budget.resets_in()} s", None
+    if guard.openai.state == OPEN:
+        return UNHEALTHY, f"left alone after failing: {guard.openai.describe()}", None
     await clients.openai.models.list()
     return HEALTHY, None, None
 

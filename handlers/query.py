@@ -165,8 +165,11 @@ def _done(body: dict) -> dict:
     return {key: value for key, value in body.items() if key not in ("answer", "sources")}
 
 
-async def _stream(request: QueryRequest, clients, started: float):
-    """sources, then delta events as the model writes, then done; or an error event. A cached answer is replayed."""
+async def _stream(request: QueryRequest, clients, started: float, fields: dict):
+    """sources, then delta events as the model writes, then done; or an error event. A cached answer is replayed.
+
+    Fills `fields` for the request's access log line.
+    """
     answer_id = f"ans_{uuid.uuid4().hex}"
     try:
         collection = None if request.selected_text else await _describe(clients)
@@ -175,6 +178,7 @@ async def _stream(request: QueryRequest, clients, started: float):
         if hit is not None:
             body = _body(request, answer_id, hit, cached=True)
             _log(request, clients, body, hit, started)
+            fields.update(_log_fields(body))
             yield "sources", body["sources"]
             yield "delta", {"text": hit.text}
             yield "done", _done(body)
@@ -224,7 +228,13 @@ async def _stream(request: QueryRequest, clients, started: float):
         clients.caches.answers.put(key, answer)
     body = _body(request, answer_id, answer)
     _log(request, clients, body, answer, started)
+    fields.update(_log_fields(body))
     yield "done", _done(body)
+
+
+def _log_fields(body: dict) -> dict:
+    """What the access log line tells of an answer: how it was made and what it cost, never its text."""
+    return {"mode": body["mode"], "cached": body["cached"], "answerable": body["answerable"], **body["usage"]}
 
 
 async def _fresh(request: QueryRequest, clients, collection) -> answers.Answer:
@@ -239,7 +249,9 @@ async def handle(request: QueryRequest, clients) -> Reply:
     """
     started = time.perf_counter()
     if request.stream:
-        return Reply(events=_stream(request, clients, started), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        fields: dict = {}
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return Reply(events=_stream(request, clients, started, fields), headers=headers, log=fields)
     collection = None if request.selected_text else await _describe(clients)
     key = _key(request, clients, collection)
     if key is None:
@@ -250,4 +262,4 @@ async def handle(request: QueryRequest, clients) -> Reply:
         )
     body = _body(request, f"ans_{uuid.uuid4().hex}", answer, cached=cached)
     _log(request, clients, body, answer, started)
-    return Reply(body=body)
+    return Reply(body=body, log=_log_fields(body))

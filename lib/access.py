@@ -7,6 +7,8 @@ import hmac
 
 from lib.errors import Unauthorized
 
+KEY_REQUIRED = "this route needs an API key: Authorization: Bearer KEY or X-API-Key: KEY"
+
 
 def presented_key(headers) -> str | None:
     """The key a request carries, as `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
@@ -16,8 +18,8 @@ def presented_key(headers) -> str | None:
     return (headers.get("x-api-key") or "").strip() or None
 
 
-def require_api_key(headers, keys: tuple[str, ...]) -> str | None:
-    """Raise Unauthorized unless a configured key is presented; return a non-secret id of it."""
+def key_id(headers, keys: tuple[str, ...]) -> str | None:
+    """A non-secret id of the configured key the request presents, or None when it presents none of them."""
     if not keys:
         return None
     presented = presented_key(headers)
@@ -25,6 +27,14 @@ def require_api_key(headers, keys: tuple[str, ...]) -> str | None:
     matched = False
     for key in keys:
         matched |= presented is not None and hmac.compare_digest(presented.encode(), key.encode())
-    if not matched:
-        raise Unauthorized("this route needs an API key: Authorization: Bearer KEY or X-API-Key: KEY")
-    return hashlib.sha256(presented.encode()).hexdigest()[:12]
+    return hashlib.sha256(presented.encode()).hexdigest()[:12] if matched else None
+
+
+def require_api_key(headers, keys: tuple[str, ...]) -> str | None:
+    """Raise Unauthorized unless a configured key is presented; return a non-secret id of it."""
+    if not keys:
+        return None
+    found = key_id(headers, keys)
+    if found is None:
+        raise Unauthorized(KEY_REQUIRED)
+    return found

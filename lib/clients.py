@@ -13,9 +13,11 @@ from attrs import define, field
 from openai import AsyncOpenAI
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
+from lib.breaker import GuardedStore
 from lib.caches import CachedEmbeddings, Caches
 from lib.config import Config
 from lib.errors import Unavailable
+from lib.guards import guards
 from lib.indexer import index_on_start
 from lib.storage import Store, open_store
 
@@ -160,17 +162,23 @@ def open_openai(config: Config) -> AsyncOpenAI | None:
     )
 
 
-async def open_clients(config: Config) -> Clients:
-    """Open every client, and index BOOK_DIR in the background when it is due.
-
-    A dependency that is down does not stop start-up; /health tells.
-    """
-    store = open_store(config)
+async def _migrate(store: Store) -> None:
+    """Create or update the tables off the start-up path; the store migrates before its first call anyway."""
     try:
         await store.migrate()
     except Exception as error:  # the database may come up later; feedback answers 503 until then
         log.warning("database not ready at start-up: %s", error)
-    clients = Clients(config=config, store=store, caches=Caches(answers_ttl=config.answer_cache_seconds))
+
+
+async def open_clients(config: Config) -> Clients:
+    """Open every client, and index BOOK_DIR in the background when it is due.
+
+    A dependency that is down does not stop start-up, nor does one that is slow; /health tells.
+    """
+    clients = Clients(config=config, store=open_store(config), caches=Caches(answers_ttl=config.answer_cache_seconds))
+    # Once the database is known down, its calls answer 503 at once instead of queueing for DATABASE_TIMEOUT.
+    clients.store = GuardedStore(clients.store, guards(clients).database)
+    clients.background.append(asyncio.create_task(_migrate(clients.store)))
     openai = open_openai(config)
     if openai is not None:
         clients.openai = CachedEmbeddings(openai, clients.caches.embeddings)

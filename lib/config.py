@@ -109,6 +109,14 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "ALLOWED_ORIGINS": (_words, ()),
     "API_KEYS": (_words, ()),
     "ADMIN_API_KEY": (_text, None),
+    # Unset: 1 on a Hugging Face Space (SPACE_ID is set: its proxy writes X-Forwarded-For), else 0.
+    "TRUSTED_PROXIES": (_integer(0, 10), None),
+    "RATE_LIMIT_PER_MINUTE": (_integer(0, 1_000_000), 30),
+    "RATE_LIMIT_PER_DAY": (_integer(0, 100_000_000), 1000),
+    "DAILY_TOKEN_BUDGET": (_integer(0, 10**12), 1_000_000),
+    "BREAKER_FAILURES": (_integer(1, 1000), 5),
+    "BREAKER_COOLDOWN_SECONDS": (_number(0.1, 3600), 15.0),
+    "SHUTDOWN_GRACE_SECONDS": (_number(0, 3600), 8.0),
 }
 
 # Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
@@ -150,6 +158,13 @@ class Config:
     allowed_origins: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     admin_api_key: str | None = None
+    trusted_proxies: int = 0
+    rate_limit_per_minute: int = 30
+    rate_limit_per_day: int = 1000
+    daily_token_budget: int = 1_000_000
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 15.0
+    shutdown_grace_seconds: float = 8.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -165,6 +180,8 @@ class Config:
                 values[name.lower()] = parse(raw)
             except ValueError as error:
                 raise ConfigError(f"{name} {error}") from None
+        if values["trusted_proxies"] is None:
+            values["trusted_proxies"] = 1 if environ.get("SPACE_ID", "").strip() else 0
         if values["chunk_overlap"] >= values["chunk_size"]:
             raise ConfigError(
                 f"CHUNK_OVERLAP must be smaller than CHUNK_SIZE ({values['chunk_size']}), "

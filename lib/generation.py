@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Sequence
@@ -10,6 +11,8 @@ import openai
 from attrs import frozen
 
 from lib import sparse
+from lib.breaker import CircuitOpen
+from lib.guards import guards
 
 log = logging.getLogger("bookbot")
 
@@ -30,6 +33,21 @@ EXTRACT_SENTENCES = 3
 
 class ModelUnavailable(Exception):
     """Raised when the language model fails, times out or answers nonsense; the caller falls back."""
+
+
+# What a failed call may raise; each means the model gave no usable answer.
+_FAILURES = (openai.OpenAIError, TimeoutError, IndexError, AttributeError, ValueError)
+_BUDGET_SPENT = "the daily token budget (DAILY_TOKEN_BUDGET) is spent until 00:00 UTC"
+
+
+def _is_outage(error: BaseException) -> bool:
+    """Whether a failure says the model can't serve anyone now, not that it refused this one request."""
+    return not isinstance(error, (openai.BadRequestError, openai.UnprocessableEntityError))
+
+
+def _estimate_tokens(characters: int) -> int:
+    """For the budget when the server reports no usage (a stream cut short): about four characters a token."""
+    return characters // 4 + 1
 
 
 @frozen
@@ -71,28 +89,46 @@ def selection_messages(question: str, selection: str) -> list[dict]:
 
 
 async def complete(clients, messages: list[dict], *, max_tokens: int | None = None) -> Generated:
-    """One chat completion; any failure becomes ModelUnavailable."""
+    """One chat completion within OPENAI_TIMEOUT in all, retries included; any failure becomes ModelUnavailable.
+
+    No call is made once the day's token budget is spent, or while the model's breaker is open.
+    """
     model = clients.config.openai_generation_model
+    guard = guards(clients)
+    if guard.budget.exhausted:
+        raise ModelUnavailable(_BUDGET_SPENT)
     try:
-        response = await clients.openai.chat.completions.create(
-            model=model,
-            messages=messages,
-            max_tokens=max_tokens or clients.config.openai_max_tokens,
-            temperature=0.1,
-        )
-        text = response.choices[0].message.content or ""
-    except (openai.OpenAIError, IndexError, AttributeError, ValueError) as error:
-        log.warning("language model failed: %s", error)
+        with guard.openai.call(counts=_is_outage):
+            async with asyncio.timeout(clients.config.openai_timeout):
+                response = await clients.openai.chat.completions.create(
+                    model=model,
+                    messages=messages,
+                    max_tokens=max_tokens or clients.config.openai_max_tokens,
+                    temperature=0.1,
+                )
+            text = response.choices[0].message.content or ""
+    except CircuitOpen as error:
         raise ModelUnavailable(str(error)) from None
-    if not text.strip():
-        raise ModelUnavailable("the model returned an empty answer")
+    except _FAILURES as error:
+        log.warning("language model failed: %s", _describe(error))
+        raise ModelUnavailable(_describe(error)) from None
     usage = response.usage
-    return Generated(
+    generated = Generated(
         text=text.strip(),
         model=response.model or model,
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
     )
+    guard.budget.spend(generated.prompt_tokens + generated.completion_tokens)
+    if not generated.text:
+        raise ModelUnavailable("the model returned an empty answer")
+    return generated
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer within OPENAI_TIMEOUT"
+    return str(error) or type(error).__name__
 
 
 async def standalone_question(clients, question: str, history: Sequence) -> str:
@@ -133,28 +169,51 @@ class Completion:
 
     async def __aiter__(self):
         config = self._clients.config
+        guard = guards(self._clients)
+        if guard.budget.exhausted:
+            raise ModelUnavailable(_BUDGET_SPENT)
+        # OPENAI_TIMEOUT bounds the whole answer, not each wait: a server that drips words can't hold a stream open.
+        deadline = asyncio.get_running_loop().time() + config.openai_timeout
+        streamed = 0
         try:
-            stream = await self._clients.openai.chat.completions.create(
-                model=config.openai_generation_model,
-                messages=self._messages,
-                max_tokens=config.openai_max_tokens,
-                temperature=0.1,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage:
-                        self.prompt_tokens = chunk.usage.prompt_tokens
-                        self.completion_tokens = chunk.usage.completion_tokens
-                    self.model = chunk.model or self.model
-                    piece = chunk.choices[0].delta.content if chunk.choices else None
-                    if piece:
-                        self.started = True
-                        yield piece
-        except (openai.OpenAIError, IndexError, AttributeError, ValueError) as error:
-            log.warning("language model failed while streaming: %s", error)
+            with guard.openai.call(counts=_is_outage):
+                async with asyncio.timeout_at(deadline):
+                    stream = await self._clients.openai.chat.completions.create(
+                        model=config.openai_generation_model,
+                        messages=self._messages,
+                        max_tokens=config.openai_max_tokens,
+                        temperature=0.1,
+                        stream=True,
+                        stream_options={"include_usage": True},
+                    )
+                async with stream:
+                    chunks = stream.__aiter__()
+                    while True:
+                        # Only the wait is timed: a timeout must never fire while the reader holds a piece.
+                        async with asyncio.timeout_at(deadline):
+                            chunk = await anext(chunks, None)
+                        if chunk is None:
+                            break
+                        if chunk.usage:
+                            self.prompt_tokens = chunk.usage.prompt_tokens
+                            self.completion_tokens = chunk.usage.completion_tokens
+                        self.model = chunk.model or self.model
+                        piece = chunk.choices[0].delta.content if chunk.choices else None
+                        if piece:
+                            self.started = True
+                            streamed += len(piece)
+                            yield piece
+        except CircuitOpen as error:
             raise ModelUnavailable(str(error)) from None
+        except _FAILURES as error:
+            log.warning("language model failed while streaming: %s", _describe(error))
+            raise ModelUnavailable(_describe(error)) from None
+        finally:
+            if self.prompt_tokens or self.completion_tokens:
+                guard.budget.spend(self.prompt_tokens + self.completion_tokens)
+            elif streamed:
+                prompt = sum(len(str(message.get("content", ""))) for message in self._messages)
+                guard.budget.spend(_estimate_tokens(prompt) + _estimate_tokens(streamed))
 
 
 class CitationFilter:

@@ -5,28 +5,79 @@ from __future__ import annotations
 from lib import __version__
 
 _STRING = {"type": "string"}
-_ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]+$", "minLength": 1, "maxLength": 128}
-_SESSION = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$", "minLength": 1, "maxLength": 128}
 _NULLABLE_STRING = {"type": ["string", "null"]}
+# Characters no text field takes: C0 controls but tab, newline and carriage return, and DEL. (Lone
+# surrogates are refused too, but a pattern can't name them: JSON Schema's regexes match code points.)
+_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+# The server strips whitespace from both ends of some fields before it checks them; a pattern says so
+# exactly, where minLength and maxLength would count the whitespace too.
+_ID = {"type": "string", "pattern": r"^\s*[A-Za-z0-9_.:-]{1,128}\s*$", "description": "stripped; 1 to 128 characters"}
+_SESSION = {"type": ["string", "null"], "pattern": r"^[A-Za-z0-9_.-]+$", "minLength": 1, "maxLength": 128}
 
 
-def _error(description: str, *, retry_after: bool = False) -> dict:
-    response = {
+def _stripped(max_length: int, *, required: bool, description: str = "") -> dict:
+    """A text field the server strips, then checks: 1 (or 0) to max_length characters, no control characters."""
+    edge, inner = rf"[^\s{_FORBIDDEN}]", rf"[^{_FORBIDDEN}]"
+    text = rf"{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?"
+    schema = {
+        "type": "string" if required else ["string", "null"],
+        "pattern": rf"^\s*{text}\s*$" if required else rf"^\s*(?:{text})?\s*$",
+        "description": " ".join(filter(None, [description, f"stripped, then {'1' if required else '0'} to {max_length} characters"])),
+    }
+    return schema
+
+
+def _text(max_length: int) -> dict:
+    """An optional text field taken as it is: at most max_length characters, no control characters."""
+    return {"type": ["string", "null"], "maxLength": max_length, "pattern": rf"^[^{_FORBIDDEN}]*$"}
+
+
+def _event(name: str, data: dict) -> dict:
+    """A server-sent event: its name, and its data as JSON of the given schema."""
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+        },
+    }
+
+
+def _header(description: str, schema: dict | None = None, *, required: bool = False) -> dict:
+    return {"description": description, "schema": schema or {"type": "integer", "minimum": 0}, "required": required}
+
+
+_REQUEST_ID_HEADER = {"X-Request-ID": _header("the request's id: the caller's when well-formed, else a new one", _STRING, required=True)}
+_RETRY_AFTER = {"Retry-After": _header("seconds to wait before trying again", required=True)}
+# On every reply of a rate-limited route, when RATE_LIMIT_PER_MINUTE or RATE_LIMIT_PER_DAY is set.
+_RATE_HEADERS = {
+    "X-RateLimit-Limit": _header("requests allowed in the window of the limit closest to running out"),
+    "X-RateLimit-Remaining": _header("requests left in that window"),
+    "X-RateLimit-Reset": _header("seconds until that window is full again"),
+}
+
+
+def _error(description: str, *, retry_after: bool = False, limited: bool = False) -> dict:
+    return {
         "description": description,
+        "headers": {**_REQUEST_ID_HEADER, **(_RETRY_AFTER if retry_after else {}), **(_RATE_HEADERS if limited else {})},
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
-    if retry_after:
-        response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
-    return response
 
 
-_ERRORS = {
-    "400": _error("A field is missing, of the wrong type or out of range, or the body is not JSON"),
-    "401": _error("API_KEYS is set and the request carries none of them"),
-    "413": _error("The body is over MAX_BODY_BYTES"),
-    "415": _error("The body is not JSON"),
-    "500": _error("A bug; the message says nothing internal and the log has the trace"),
-}
+def _errors(*, limited: bool) -> dict:
+    """The errors every route with a JSON body may answer."""
+    return {
+        "400": _error("A field is missing, of the wrong type or out of range, or the body is not JSON", limited=limited),
+        "401": _error("API_KEYS is set and the request carries none of them", limited=limited),
+        "413": _error("The body is over MAX_BODY_BYTES"),
+        "415": _error("The body is not JSON, or not UTF-8", limited=limited),
+        "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
+        "500": _error("A bug; the message says nothing internal and the log has the trace", limited=limited),
+    }
+
+
 _SOURCE = {
     "type": "object",
     "required": ["n", "title", "section", "url", "score", "snippet", "chunk_id"],
@@ -70,25 +121,26 @@ _SCHEMAS = {
         "additionalProperties": False,
         "properties": {
             "role": {"type": "string", "enum": ["user", "assistant"]},
-            "content": {"type": "string", "minLength": 1, "maxLength": 16000},
+            "content": _stripped(16000, required=True),
         },
     },
     "QueryRequest": {
         "type": "object",
         "required": ["query"],
         "additionalProperties": False,
+        "description": "A null field counts as absent. The body is at most MAX_BODY_BYTES (64 KiB by default).",
         "properties": {
-            "query": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "the question; stripped"},
-            "top_k": {"type": "integer", "minimum": 1, "maximum": 20, "description": "default TOP_K (5)"},
-            "selected_text": {"type": "string", "maxLength": 8000, "description": "answer from this text only"},
+            "query": _stripped(2000, required=True, description="the question;"),
+            "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": 20, "description": "default TOP_K (5)"},
+            "selected_text": _stripped(8000, required=False, description="answer from this text only;"),
             "history": {
-                "type": "array",
+                "type": ["array", "null"],
                 "maxItems": 20,
                 "items": {"$ref": "#/components/schemas/Turn"},
                 "description": "earlier turns, at most 16,000 characters in all",
             },
             "session_id": _SESSION,
-            "stream": {"type": "boolean", "description": "true answers as text/event-stream"},
+            "stream": {"type": ["boolean", "null"], "description": "true answers as text/event-stream"},
         },
     },
     "Source": _SOURCE,
@@ -113,6 +165,15 @@ _SCHEMAS = {
             "cached": {"type": "boolean"},
             "request_id": _STRING,
         },
+    },
+    "QueryEvent": {
+        "description": "One server-sent event of a streamed answer; its data is one line of JSON.",
+        "oneOf": [
+            _event("sources", {"type": "array", "items": {"$ref": "#/components/schemas/Source"}}),
+            _event("delta", {"type": "object", "required": ["text"], "properties": {"text": _STRING}}),
+            _event("done", {"$ref": "#/components/schemas/QueryDone"}),
+            _event("error", {"$ref": "#/components/schemas/Error"}),
+        ],
     },
     "Health": {
         "type": "object",
@@ -143,16 +204,22 @@ _SCHEMAS = {
         "type": "object",
         "required": ["answer_id", "rating"],
         "additionalProperties": False,
+        "description": "A null field counts as absent.",
         "properties": {
-            "feedback_id": {"type": "string", "format": "uuid", "description": "makes a retry idempotent"},
+            "feedback_id": {"type": ["string", "null"], "format": "uuid", "description": "makes a retry idempotent"},
             "answer_id": _ID,
             "rating": {"type": "integer", "enum": [1, -1]},
-            "reason": {"type": "string", "enum": ["wrong", "incomplete", "irrelevant", "unclear", "other"]},
-            "comment": {"type": "string", "maxLength": 1000},
-            "query": {"type": "string", "maxLength": 2000},
-            "answer": {"type": "string", "maxLength": 20000},
-            "sources": {"type": "array", "maxItems": 20, "items": {"type": "object"}},
-            "selected_text": {"type": "string", "maxLength": 8000},
+            "reason": {"type": ["string", "null"], "enum": ["wrong", "incomplete", "irrelevant", "unclear", "other", None]},
+            "comment": _stripped(1000, required=False),
+            "query": _text(2000),
+            "answer": _text(20000),
+            "sources": {
+                "type": ["array", "null"],
+                "maxItems": 20,
+                "items": {"type": "object"},
+                "description": "at most 20,000 bytes as JSON",
+            },
+            "selected_text": _text(8000),
             "session_id": _SESSION,
         },
     },
@@ -163,13 +230,27 @@ _SCHEMAS = {
     },
 }
 
+_STREAMED_APART = ("answer", "sources")  # a stream sends these as delta and sources events
+_SCHEMAS["QueryDone"] = {
+    "type": "object",
+    "description": "The done event of a stream: the answer's JSON without what the stream sent before it.",
+    "required": [name for name in _SCHEMAS["QueryResponse"]["required"] if name not in _STREAMED_APART],
+    "properties": {
+        name: schema for name, schema in _SCHEMAS["QueryResponse"]["properties"].items() if name not in _STREAMED_APART
+    },
+}
+
 
 def _json_body(schema: str) -> dict:
     return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
-def _json(description: str, schema: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+def _json(description: str, schema: str, *, limited: bool = False) -> dict:
+    return {
+        "description": description,
+        "headers": {**_REQUEST_ID_HEADER, **(_RATE_HEADERS if limited else {})},
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
 
 
 def _query(name: str, schema: dict, description: str = "") -> dict:
@@ -180,11 +261,21 @@ def _health(method: str) -> dict:
     return {
         "summary": "Readiness of the service and each dependency",
         "operationId": f"health_{method}",
+        "description": "Not rate-limited; the report is cached for a few seconds.",
         "responses": {
             "200": _json("healthy or degraded: the service can answer", "Health"),
             "503": _json("unhealthy: the service can't answer", "Health"),
         },
     }
+
+
+_LIMITED = (
+    "Rate-limited per client (its address, and its API key when it presents one) by RATE_LIMIT_PER_MINUTE "
+    "and RATE_LIMIT_PER_DAY: past them, 429 with Retry-After; every reply carries X-RateLimit-Limit, "
+    "X-RateLimit-Remaining and X-RateLimit-Reset."
+)
+# Without API_KEYS the route is open; with it, either scheme carries a key.
+_OPTIONAL_KEY = [{}, {"apiKey": []}, {"apiKeyHeader": []}]
 
 
 def document() -> dict:
@@ -200,21 +291,29 @@ def document() -> dict:
                 "post": {
                     "summary": "Answer a question about the book, with sources",
                     "operationId": "query",
+                    "description": _LIMITED,
+                    "security": _OPTIONAL_KEY,
                     "requestBody": _json_body("QueryRequest"),
                     "responses": {
                         "200": {
                             "description": "The answer, or a refusal when the book does not support one",
+                            "headers": {**_REQUEST_ID_HEADER, **_RATE_HEADERS},
                             "content": {
                                 "application/json": {"schema": {"$ref": "#/components/schemas/QueryResponse"}},
                                 "text/event-stream": {
-                                    "schema": {"type": "string"},
-                                    "description": "with stream: true: events sources, delta..., then done or error",
+                                    "schema": {"$ref": "#/components/schemas/QueryEvent"},
+                                    "description": "with stream: true: one sources event, delta events, then done or error",
                                 },
                             },
                         },
-                        **_ERRORS,
-                        "503": _error("The vector store is down, or the book is not indexed yet", retry_after=True),
-                        "504": _error("A dependency took too long"),
+                        **_errors(limited=True),
+                        "503": _error(
+                            "The vector store is down, or the book is not indexed yet; the language model being down "
+                            "is no error: the answer is extractive",
+                            retry_after=True,
+                            limited=True,
+                        ),
+                        "504": _error("A dependency took too long", limited=True),
                     },
                 }
             },
@@ -223,17 +322,20 @@ def document() -> dict:
                 "post": {
                     "summary": "A reader's rating of one answer",
                     "operationId": "feedback",
+                    "description": _LIMITED,
+                    "security": _OPTIONAL_KEY,
                     "requestBody": _json_body("FeedbackRequest"),
                     "responses": {
-                        "201": _json("Stored", "FeedbackRecorded"),
-                        "200": _json("Stored before under the same feedback_id; nothing stored twice", "FeedbackRecorded"),
-                        **_ERRORS,
-                        "503": _error("The database is down; retry later", retry_after=True),
+                        "201": _json("Stored", "FeedbackRecorded", limited=True),
+                        "200": _json("Stored before under the same feedback_id; nothing stored twice", "FeedbackRecorded", limited=True),
+                        **_errors(limited=True),
+                        "503": _error("The database is down; retry later", retry_after=True, limited=True),
                     },
                 },
                 "get": {
                     "summary": "Admin: a page of feedback joined to its answers, or a summary",
                     "operationId": "feedback_admin",
+                    "description": _LIMITED + " A parameter given twice is refused.",
                     "security": [{"admin": []}],
                     "parameters": [
                         _query("view", {"type": "string", "enum": ["list", "summary"], "default": "list"}),
@@ -242,17 +344,20 @@ def document() -> dict:
                         _query("since", {"type": "string", "format": "date-time"}, "inclusive, ISO 8601"),
                         _query("until", {"type": "string", "format": "date-time"}, "exclusive, ISO 8601"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-                        _query("before", {"type": "string", "maxLength": 200}, "a page's next_before"),
+                        _query("before", {"type": "string", "maxLength": 200}, "opaque: a page's next_before, as this API gave it"),
                     ],
                     "responses": {
                         "200": {
                             "description": "With view=list: {items, next_before}; with view=summary: counts",
+                            "headers": {**_REQUEST_ID_HEADER, **_RATE_HEADERS},
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
-                        "400": _ERRORS["400"],
-                        "401": _error("The admin key is missing or wrong"),
-                        "403": _error("ADMIN_API_KEY is not set: the route is disabled"),
-                        "503": _error("The database is down; retry later", retry_after=True),
+                        "400": _error("A parameter is out of range or given twice", limited=True),
+                        "401": _error("The admin key is missing or wrong", limited=True),
+                        "403": _error("ADMIN_API_KEY is not set: the route is disabled", limited=True),
+                        "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
+                        "500": _error("A bug; the message says nothing internal and the log has the trace", limited=True),
+                        "503": _error("The database is down; retry later", retry_after=True, limited=True),
                     },
                 },
             },
@@ -261,6 +366,7 @@ def document() -> dict:
             "schemas": _SCHEMAS,
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "one of API_KEYS, when set"},
+                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "the same, as a header"},
                 "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_API_KEY"},
             },
         },

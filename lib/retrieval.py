@@ -25,9 +25,12 @@ import math
 import openai
 from attrs import frozen
 from qdrant_client import models
+from qdrant_client.http.exceptions import ResponseHandlingException
 
 from lib import sparse
+from lib.breaker import CircuitOpen, retrying
 from lib.errors import Unavailable, UpstreamTimeout
+from lib.guards import guards
 
 log = logging.getLogger("bookbot")
 
@@ -60,18 +63,37 @@ class Passage:
     score: float
 
 
+async def _qdrant(clients, read):
+    """`await read()` against Qdrant: behind its breaker, within QDRANT_TIMEOUT in all, once more after a
+    dropped connection (reads are safe to repeat). Unavailable (503) or UpstreamTimeout (504) otherwise."""
+    try:
+        with guards(clients).qdrant.call():
+            async with asyncio.timeout(clients.config.qdrant_timeout):
+                return await retrying(read, retry_on=(ResponseHandlingException,))
+    except CircuitOpen as error:
+        raise Unavailable("the vector store is unreachable", retry_after=error.retry_after_seconds) from None
+    except TimeoutError:
+        log.warning("vector store: no answer within QDRANT_TIMEOUT")
+        raise UpstreamTimeout("the vector store took too long", headers={"Retry-After": "5"}) from None
+    except Exception as error:
+        log.warning("vector store unreachable: %s", error)
+        raise Unavailable("the vector store is unreachable") from None
+
+
 async def describe_collection(clients) -> Collection | None:
     """The collection's vector config and size, or None when it does not exist yet."""
     name = clients.config.qdrant_collection_name
     if clients.qdrant is None:
         raise Unavailable(clients.qdrant_error or "the vector store is not open", retry_after=30)
-    try:
+
+    async def read():
         if not await clients.qdrant.collection_exists(name):
             return None
-        info = await clients.qdrant.get_collection(name)
-    except Exception as error:
-        log.warning("vector store unreachable: %s", error)
-        raise Unavailable("the vector store is unreachable") from None
+        return await clients.qdrant.get_collection(name)
+
+    info = await _qdrant(clients, read)
+    if info is None:
+        return None
     vectors = info.config.params.vectors
     dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
     metadata = info.config.metadata or {}
@@ -97,12 +119,16 @@ def dense_mismatch(collection: Collection, config) -> str | None:
 
 
 async def embed(clients, texts: list[str]) -> list[list[float]]:
-    """Dense embeddings from the configured model."""
+    """Dense embeddings from the configured model, within OPENAI_TIMEOUT, behind the model's breaker."""
     try:
-        response = await clients.openai.embeddings.create(
-            model=clients.config.openai_embedding_model, input=texts
-        )
-    except openai.APITimeoutError:
+        with guards(clients).openai.call():
+            async with asyncio.timeout(clients.config.openai_timeout):
+                response = await clients.openai.embeddings.create(
+                    model=clients.config.openai_embedding_model, input=texts
+                )
+    except CircuitOpen as error:
+        raise Unavailable("the embedding model is unavailable", retry_after=error.retry_after_seconds) from None
+    except (openai.APITimeoutError, TimeoutError):
         raise UpstreamTimeout("the embedding model took too long") from None
     except openai.APIError as error:
         log.warning("embedding failed: %s", error)
@@ -147,43 +173,48 @@ async def search(
     if mode != SPARSE and configured_mode(clients.config, collection) != HYBRID:
         raise ValueError(f"{mode} search needs a dense model and a collection with dense vectors")
     sparse_query = sparse.query_vector(question)
-    if not sparse_query.indices and mode == SPARSE:
-        return []
-    try:
-        if mode == SPARSE:
-            result, idf = await asyncio.gather(
-                clients.qdrant.query_points(
-                    collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True
+    if mode == HYBRID:
+        try:
+            [vector] = await embed(clients, [question])
+        except (Unavailable, UpstreamTimeout):
+            if not sparse_query.indices:
+                raise
+            # The model is down: the sparse vectors alone still find passages, and the answer is
+            # extractive, as the contract wants, rather than a 503.
+            log.warning("embedding failed: searching the sparse vectors alone")
+            mode = SPARSE
+        else:
+            prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
+            if sparse_query.indices:
+                prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
+            result = await _qdrant(
+                clients,
+                lambda: clients.qdrant.query_points(
+                    collection.name,
+                    prefetch=prefetch,
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    limit=top_k,
+                    with_payload=True,
+                    with_vectors=[DENSE],
                 ),
-                _idf(clients, collection, sparse.terms(question)),
             )
-            return [
-                _passage(point, sparse.coverage(question, _indexed_text(point.payload or {}), idf))
-                for point in result.points
-            ]
+            return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
+    if mode == DENSE:
         [vector] = await embed(clients, [question])
-        if mode == DENSE:
-            result = await clients.qdrant.query_points(
-                collection.name, query=vector, using=DENSE, limit=top_k, with_payload=True
-            )
-            return [_passage(point, point.score) for point in result.points]  # cosine, as the collection is set up
-        prefetch = [models.Prefetch(query=vector, using=DENSE, limit=top_k * PREFETCH_FACTOR)]
-        if sparse_query.indices:
-            prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=top_k * PREFETCH_FACTOR))
-        result = await clients.qdrant.query_points(
-            collection.name,
-            prefetch=prefetch,
-            query=models.FusionQuery(fusion=models.Fusion.RRF),
-            limit=top_k,
-            with_payload=True,
-            with_vectors=[DENSE],
+        result = await _qdrant(
+            clients, lambda: clients.qdrant.query_points(collection.name, query=vector, using=DENSE, limit=top_k, with_payload=True)
         )
-        return [_passage(point, _cosine(vector, point.vector[DENSE])) for point in result.points]
-    except (Unavailable, UpstreamTimeout):
-        raise
-    except Exception as error:
-        log.warning("vector search failed: %s", error)
-        raise Unavailable("the vector store is unreachable") from None
+        return [_passage(point, point.score) for point in result.points]  # cosine, as the collection is set up
+    if not sparse_query.indices:
+        return []
+    result, idf = await asyncio.gather(
+        _qdrant(
+            clients,
+            lambda: clients.qdrant.query_points(collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True),
+        ),
+        _qdrant(clients, lambda: _idf(clients, collection, sparse.terms(question))),
+    )
+    return [_passage(point, sparse.coverage(question, _indexed_text(point.payload or {}), idf)) for point in result.points]
 
 
 async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:

@@ -9,39 +9,61 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
+import logging
+import time
 from typing import Any, Callable, Sequence
 
-from lib import errors
+from lib import errors, logs
 from lib.hosts import Pool
 from lib.http import Incoming, Reply, Route, dispatch, encode_event, error_reply, request_id_from
+from lib.ratelimit import client_address
+
+log = logging.getLogger("bookbot")
 
 
-def _incoming(event: dict, request_id: str) -> Incoming:
+def _incoming(event: dict, request_id: str, trusted_proxies: int) -> Incoming:
     http = event.get("requestContext", {}).get("http", {})
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError):
+        raise errors.InvalidJson("the body is not valid base64") from None
     return Incoming(
         method=http.get("method", "GET").upper(),
         path=event.get("rawPath") or http.get("path", "/"),
         request_id=request_id,
         params=dict(event.get("queryStringParameters") or {}),
-        headers={name.lower(): value for name, value in (event.get("headers") or {}).items()},
+        headers=headers,
         body=raw,
-        client=http.get("sourceIp"),
+        # API Gateway's sourceIp is the peer it saw; proxies in front of it (CloudFront) count in TRUSTED_PROXIES.
+        client=client_address(http.get("sourceIp"), headers.get("x-forwarded-for"), trusted_proxies),
     )
 
 
-async def _collect(reply: Reply) -> str:
-    """A buffered API Gateway response can't stream: the events go out in one body."""
-    return b"".join([encode_event(event, data) async for event, data in reply.events]).decode()
+async def _collect(reply: Reply, request_id: str) -> str:
+    """A buffered API Gateway response can't stream: the events go out in one body, a bug as an error event."""
+    parts = []
+    try:
+        async for event, data in reply.events:
+            parts.append(encode_event(event, data))
+    except Exception:
+        log.exception("unhandled error in a stream (request %s)", request_id)
+        parts.append(encode_event("error", errors.Internal().body(request_id)))
+    return b"".join(parts).decode()
 
 
 async def _respond(routes: dict, pool: Pool, event: dict) -> dict:
+    started = time.perf_counter()
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     request_id = request_id_from(headers.get("x-request-id"))
     clients = await pool.open()
-    incoming = _incoming(event, request_id)
+    try:
+        incoming = _incoming(event, request_id, clients.config.trusted_proxies)
+    except errors.ApiError as error:
+        return _response(error_reply(error, request_id), request_id, "", started, event)
     methods = routes.get(incoming.path)
     if methods is None:
         reply = error_reply(errors.NotFound(f"no route for {incoming.path}"), request_id)
@@ -53,18 +75,35 @@ async def _respond(routes: dict, pool: Pool, event: dict) -> dict:
         reply = error_reply(error, request_id)
     else:
         reply = await dispatch(methods[incoming.method], incoming, clients)
-    out_headers = {**reply.headers, "X-Request-ID": request_id}
+    body = ""
     if reply.events is not None:
-        out_headers["Content-Type"] = "text/event-stream"
-        body = await _collect(reply)
+        body = await _collect(reply, request_id)
     elif reply.body is not None:
-        out_headers["Content-Type"] = "application/json"
         body = json.dumps(reply.body, ensure_ascii=False)
-    else:
-        body = ""
     if incoming.method == "HEAD":
         body = ""
-    return {"statusCode": reply.status, "headers": out_headers, "body": body, "isBase64Encoded": False}
+    return _response(reply, request_id, body, started, event)
+
+
+def _response(reply: Reply, request_id: str, body: str, started: float, event: dict) -> dict:
+    """API Gateway's answer, and the access log line the Falcon host would write."""
+    headers = {**reply.headers, "X-Request-ID": request_id}
+    if reply.events is not None:
+        headers["Content-Type"] = "text/event-stream"
+    elif reply.body is not None:
+        headers["Content-Type"] = "application/json"
+    http = event.get("requestContext", {}).get("http", {})
+    logs.access(
+        {
+            "request_id": request_id,
+            "method": str(http.get("method", "GET"))[:20],
+            "route": str(event.get("rawPath") or http.get("path", "/"))[:200],
+            "status": reply.status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            **reply.log,
+        }
+    )
+    return {"statusCode": reply.status, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
 def adapt(routes: Sequence[Route], pool: Pool) -> Callable[[dict, Any], dict]:

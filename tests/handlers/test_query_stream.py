@@ -158,11 +158,6 @@ def test_a_bad_request_is_refused_before_any_stream_starts(service, fake_openai)
     assert body["error"]["field"] == "query"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Falcon checks for a departed client only after it sends an event; while the model is silent "
-    "nothing is sent, so the call runs on until the first token (fix: keep-alive pings in lib/hosts/falcon_host.py)",
-)
 def test_a_reader_who_leaves_before_the_first_token_cancels_the_call_to_the_model(service, fake_openai):
     latency = 3.0
     fake_openai.latency = {"chat/completions": latency}

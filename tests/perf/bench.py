@@ -407,6 +407,8 @@ def run(
             env = {
                 "OPENAI_BASE_URL": openai.url, "QDRANT_URL": qdrant.url, "INDEX_ON_START": "false",
                 "DATA_DIR": str(data), "LOG_LEVEL": "INFO",
+                # One load-generating client would hit the per-client limits at once: they are measured elsewhere.
+                "RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_PER_DAY": "0", "DAILY_TOKEN_BUDGET": "0",
             }
             chosen = [s for s in scenarios(plan) if not only or s.name in only]
             servers = {

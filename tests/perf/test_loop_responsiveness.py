@@ -39,7 +39,7 @@ def big_book(tmp_path_factory, openai_server):
 
 async def test_health_answers_in_milliseconds_while_50_queries_are_in_flight(big_book, fake_openai, tmp_path):
     fake_openai.latency = {"chat/completions": MODEL_LATENCY}
-    env = {"DATA_DIR": str(big_book.data_dir), "OPENAI_BASE_URL": fake_openai.base_url}
+    env = {"DATA_DIR": str(big_book.data_dir), "OPENAI_BASE_URL": fake_openai.base_url, "RATE_LIMIT_PER_MINUTE": "0"}
     with Service(env, log_path=tmp_path / "service.log") as service:
         limits = httpx.Limits(max_connections=CLIENTS + 5)
         async with httpx.AsyncClient(base_url=service.url, timeout=30, limits=limits) as http:
