@@ -572,8 +572,8 @@ def _installed(module: str, otherwise: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short round of everything, under a minute")
-    parser.add_argument("--http", default=_installed("httptools", "h11"), choices=("h11", "httptools"),
-                        help="uvicorn's HTTP parser for every server (default: what uvicorn picks, httptools when installed)")
+    parser.add_argument("--http", default="h11", choices=("h11", "httptools"),
+                        help="uvicorn's HTTP parser for every server (default: h11, as router.py serves)")
     parser.add_argument("--loop", default=_installed("uvloop", "asyncio"), choices=("asyncio", "uvloop"),
                         help="uvicorn's event loop for every server (default: what uvicorn picks, uvloop when installed)")
     parser.add_argument("--dimensions", type=int, default=1536, help="of the fake embeddings (text-embedding-3-small: 1536)")
