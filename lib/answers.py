@@ -70,7 +70,9 @@ class Plan:
 
 def source(n: int, passage: retrieval.Passage) -> dict:
     """One entry of an answer's sources; the snippet is plain text, as a reader sees the passage."""
-    snippet = " ".join(html.unescape(_MARKUP.sub(r"\1", passage.text)).split())
+    # Only the passage's start can end up in the snippet: clean no more than that.
+    head = passage.text[: SNIPPET_CHARACTERS * 2]
+    snippet = " ".join(html.unescape(_MARKUP.sub(r"\1", head)).split())
     if len(snippet) > SNIPPET_CHARACTERS:
         snippet = snippet[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
     return {

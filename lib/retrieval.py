@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from operator import mul
 
 import openai
 from attrs import frozen
@@ -137,8 +138,9 @@ async def embed(clients, texts: list[str]) -> list[list[float]]:
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    # map(mul) runs in C: several times faster than a generator over 1,536 dimensions.
+    dot = sum(map(mul, a, b))
+    norm = math.sqrt(sum(map(mul, a, a))) * math.sqrt(sum(map(mul, b, b)))
     return dot / norm if norm else 0.0
 
 
