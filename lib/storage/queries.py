@@ -31,6 +31,32 @@ ON CONFLICT (id) DO NOTHING
 # Feedback can arrive before its answer leaves the answer log's queue.
 MARK_ANSWER_KNOWN = "UPDATE feedback SET answer_known = TRUE WHERE answer_id = :id AND NOT answer_known"
 
+# The answer log's batches, as each dialect's Session.execute_many takes them: SQLite runs the one-row
+# statement for each row; PostgreSQL runs one statement whose parameters are arrays, one per column,
+# so that a batch is one round trip and one parse however many answers it holds.
+BATCHES = {
+    "sqlite": {"insert_answers": INSERT_ANSWER, "mark_answers_known": MARK_ANSWER_KNOWN},
+    "postgres": {
+        "insert_answers": """
+INSERT INTO answers (
+    id, created_at, query, mode, answerable, refusal_reason, retrieved, cited, model,
+    prompt_tokens, completion_tokens, latency_ms, collection, index_version, session_id
+)
+SELECT * FROM unnest(
+    CAST(:id AS TEXT[]), CAST(:created_at AS TIMESTAMPTZ[]), CAST(:query AS TEXT[]), CAST(:mode AS TEXT[]),
+    CAST(:answerable AS BOOLEAN[]), CAST(:refusal_reason AS TEXT[]), CAST(:retrieved AS TEXT[]),
+    CAST(:cited AS TEXT[]), CAST(:model AS TEXT[]), CAST(:prompt_tokens AS INTEGER[]),
+    CAST(:completion_tokens AS INTEGER[]), CAST(:latency_ms AS DOUBLE PRECISION[]), CAST(:collection AS TEXT[]),
+    CAST(:index_version AS TEXT[]), CAST(:session_id AS TEXT[])
+)
+ON CONFLICT (id) DO NOTHING
+""",
+        "mark_answers_known": (
+            "UPDATE feedback SET answer_known = TRUE WHERE answer_id = ANY(CAST(:id AS TEXT[])) AND NOT answer_known"
+        ),
+    },
+}
+
 SELECT_FEEDBACK_PAGE = """
 SELECT f.feedback_id, f.answer_id, f.rating, f.reason, f.comment, f.query AS feedback_query,
        f.answer, f.sources, f.selected_text, f.session_id, f.answer_known, f.created_at,

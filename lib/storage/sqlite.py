@@ -70,6 +70,9 @@ class _Session:
     def execute(self, sql: str, **params) -> int:
         return self._connection.execute(sql, params).rowcount
 
+    def execute_many(self, sql: str, rows: list[dict]) -> None:
+        self._connection.executemany(sql, rows)
+
 
 class SqliteDatabase:
     """A SQLite file in WAL mode; writers in other processes wait up to the timeout."""

@@ -35,6 +35,8 @@ class Session(Protocol):
 
     def execute(self, sql: str, **params) -> int: ...
 
+    def execute_many(self, sql: str, rows: list[dict]) -> None: ...
+
 
 class Database(Protocol):
     """What a dialect gives the store: blocking calls, to be run off the event loop."""
@@ -240,10 +242,10 @@ class SqlStore:
         self._prepared(self._insert_answers, records)
 
     def _insert_answers(self, records: Sequence[AnswerRecord]) -> None:
+        batch = queries.BATCHES[self._database.dialect]
         with self._database.transaction() as session:
-            for record in records:
-                session.execute(queries.INSERT_ANSWER, **self._answer_params(record))
-                session.execute(queries.MARK_ANSWER_KNOWN, id=record.id)
+            session.execute_many(batch["insert_answers"], [self._answer_params(record) for record in records])
+            session.execute_many(batch["mark_answers_known"], [{"id": record.id} for record in records])
 
     def _answer_params(self, record: AnswerRecord) -> dict:
         return {

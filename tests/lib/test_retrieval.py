@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
+import numpy
 import pytest
 
 from lib import retrieval, sparse
 from tests.parts import pool
 
+CASES = Path(__file__).parents[1] / "eval" / "cases.jsonl"
 QUESTION = "Where do I copy the connection string on Neon?"
 
 
@@ -72,3 +76,25 @@ async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_
     for passage in found:
         assert passage.score == pytest.approx(sparse.coverage(question, texts[passage.chunk_id], idf), abs=1e-4)
         assert passage.score < sparse.coverage(question, texts[passage.chunk_id])
+
+
+@pytest.mark.anyio
+async def test_hybrid_scores_every_hit_by_its_cosine_even_one_found_by_its_words_alone(dense_index, config_for, fake_openai):
+    questions = [json.loads(line)["query"] for line in CASES.read_text().splitlines() if line.strip()]
+    top_k = 2
+    words_alone = 0
+    async with pool(config_for(dense_index)) as clients:
+        collection = await retrieval.describe_collection(clients)
+        for question in questions:
+            found = await retrieval.search(clients, question, top_k, collection, mode=retrieval.HYBRID)
+            [vector] = await retrieval.embed(clients, [question])
+            depth = top_k * retrieval.PREFETCH_FACTOR
+            dense = await clients.qdrant.query_points(collection.name, query=vector, using=retrieval.DENSE, limit=depth)
+            words_alone += sum(passage.chunk_id not in {str(point.id) for point in dense.points} for passage in found)
+            points = await clients.qdrant.retrieve(collection.name, ids=[p.chunk_id for p in found], with_vectors=[retrieval.DENSE])
+            stored = {str(point.id): numpy.asarray(point.vector[retrieval.DENSE]) for point in points}
+            question_vector = numpy.asarray(vector)
+            for passage in found:
+                cosine = stored[passage.chunk_id] @ question_vector / numpy.linalg.norm(stored[passage.chunk_id]) / numpy.linalg.norm(question_vector)
+                assert passage.score == pytest.approx(max(0.0, cosine), abs=1e-3), (question, passage.chunk_id)
+    assert words_alone > 0  # the case the vectors are fetched for did happen
