@@ -28,7 +28,6 @@ _ROUTES = [
     ("GET", re.compile(r"/collections/(?P<name>[^/]+)"), "collection"),
     ("POST", re.compile(r"/collections/(?P<name>[^/]+)/points/query"), "query"),
     ("POST", re.compile(r"/collections/(?P<name>[^/]+)/points/query/batch"), "batch"),
-    ("POST", re.compile(r"/collections/(?P<name>[^/]+)/points"), "retrieve"),
 ]
 
 
@@ -109,12 +108,7 @@ class QdrantFront:
             return 200, {"exists": await self._local.collection_exists(collection)}
         if name == "collection":
             return 200, (await self._local.get_collection(collection)).model_dump(mode="json")
-        if name == "retrieve":
-            found = await self._local.retrieve(
-                collection, ids=body["ids"], with_payload=body.get("with_payload", True), with_vectors=body.get("with_vector", False)
-            )
-            return 200, [point.model_dump(mode="json") for point in found]
-        if name == "batch":  # the hybrid search, and the sparse mode's IDF look-up
+        if name == "batch":  # the sparse mode's IDF look-up
             requests = [models.QueryRequest(**search) for search in body["searches"]]
             found = await self._local.query_batch_points(collection, requests=requests)
             return 200, [{"points": [point.model_dump(mode="json") for point in each.points]} for each in found]

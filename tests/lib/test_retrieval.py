@@ -79,7 +79,7 @@ async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_
 
 
 @pytest.mark.anyio
-async def test_hybrid_scores_every_hit_by_its_cosine_even_one_found_by_its_words_alone(dense_index, config_for, fake_openai):
+async def test_hybrid_scores_every_hit_by_its_cosine_even_one_the_dense_prefetch_missed(dense_index, config_for, fake_openai):
     questions = [json.loads(line)["query"] for line in CASES.read_text().splitlines() if line.strip()]
     top_k = 2
     words_alone = 0
@@ -97,4 +97,4 @@ async def test_hybrid_scores_every_hit_by_its_cosine_even_one_found_by_its_words
             for passage in found:
                 cosine = stored[passage.chunk_id] @ question_vector / numpy.linalg.norm(stored[passage.chunk_id]) / numpy.linalg.norm(question_vector)
                 assert passage.score == pytest.approx(max(0.0, cosine), abs=1e-3), (question, passage.chunk_id)
-    assert words_alone > 0  # the case the vectors are fetched for did happen
+    assert words_alone > 0  # a hit found by its words alone is scored by its cosine too
