@@ -13,8 +13,8 @@ replaced wherever it shows up, and with STORE_QUERIES=false so is every text
 of the request's body: an error message may quote the reader's words
 (PostgreSQL's "Failing row contains ..." does).
 
-A dependency that keeps failing is reported at its 1st, 2nd, 4th, 8th ...
-failure in a row, so that an outage can't flood the project.
+A failing dependency is reported at most once a minute, so that an outage
+can't flood the project; /metrics counts every failure.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
+import time
 from typing import Any
 
 from lib import __version__
@@ -45,7 +47,10 @@ _COLLECT_NOTHING = {
     "stack_frame_variables": False,
 }
 
+DEPENDENCY_EVENT_INTERVAL = 60.0  # seconds between two events about one dependency
+
 _sentry: Any = None  # the sentry_sdk module, once set up with a DSN
+_reported: dict[str, float] = {}  # when each dependency was last reported
 # The request the current task serves, so that its event leaves out what the request brought.
 _request: contextvars.ContextVar = contextvars.ContextVar("bookbot_request", default=None)
 
@@ -92,6 +97,7 @@ def shutdown() -> None:
     if _sentry is not None:
         _sentry.get_client().close(timeout=2.0)
         _sentry = None
+        _reported.clear()
 
 
 def flush(timeout: float = 2.0) -> None:
@@ -117,10 +123,14 @@ def report_error(error: BaseException, *, request_id: str | None = None, method:
 def dependency_failed(service: str, error: BaseException, in_a_row: int) -> None:
     """A call to `service` (openai, qdrant, database) failed, as its breaker counts failures.
 
-    The request was answered anyway (a fallback) or got a 503; reported at the 1st, 2nd, 4th ... failure in a row.
+    The request was answered anyway (a fallback) or got a 503. Reported at most once per
+    DEPENDENCY_EVENT_INTERVAL: a run of failures in a row is no guide, as a model's failing answers
+    are interleaved with its working embeddings.
     """
-    if _sentry is None or in_a_row & (in_a_row - 1):
+    now = time.monotonic()
+    if _sentry is None or now - _reported.get(service, -math.inf) < DEPENDENCY_EVENT_INTERVAL:
         return
+    _reported[service] = now
     _sentry.capture_exception(
         error,
         level="warning",
