@@ -18,7 +18,7 @@ never a raw path), `static` or `unmatched`; a method one of `_METHODS` or
 from __future__ import annotations
 
 import weakref
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -93,7 +93,9 @@ class Metrics:
         Info("bookbot", "The service's version", registry=self.registry).info({"version": __version__})
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
+        # Labelled children, made once: prometheus_client's labels() takes a lock and builds a key every time.
         self._request_children: dict[tuple[str, str, int], tuple] = {}
+        self._query_children: dict[tuple[str, bool], Any] = {}
 
     def watch(self, clients) -> None:
         """Export what `clients` counts anyway, read at each scrape; the pool is not kept alive by it."""
@@ -115,7 +117,10 @@ class Metrics:
 
     def query(self, mode: str, cached: bool, seconds: float, refusal_reason: str | None) -> None:
         """One answer served (a cache hit too), with its latency and its refusal reason, if refused."""
-        self._query_seconds.labels(mode, "true" if cached else "false").observe(seconds)
+        duration = self._query_children.get((mode, cached))
+        if duration is None:
+            duration = self._query_children[mode, cached] = self._query_seconds.labels(mode, "true" if cached else "false")
+        duration.observe(seconds)
         if refusal_reason:
             self._refusals.labels(refusal_reason).inc()
 
