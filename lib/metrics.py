@@ -46,12 +46,14 @@ STATIC = "static"  # a file of a static folder: one label for all of them
 UNMATCHED = "unmatched"  # no route: a raw path would let any client make new series
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 # From a cache hit (milliseconds) to a streamed answer (up to OPENAI_TIMEOUT, 30 s by default).
-SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # The answer log's counters (lib/storage/answer_log.py), as metrics: name, type, help.
 _ANSWER_LOG = {
     "answers_logged": ("bookbot_answers_logged", "counter", "Answers the answer log has written to the database"),
     "answer_log_failures": ("bookbot_answer_log_failures", "counter", "Answers the answer log failed to write"),
-    "answers_dropped": ("bookbot_answers_dropped", "counter", "Answers dropped because the answer log fell behind or closed"),
+    "answers_dropped": (
+        "bookbot_answers_dropped", "counter", "Answers dropped because the answer log fell behind or was closed"
+    ),
     "answers_pending": ("bookbot_answer_log_pending", "gauge", "Answers queued for the answer log"),
 }
 
@@ -67,12 +69,12 @@ class Metrics:
         )
         self._request_seconds = Histogram(
             "bookbot_request_duration_seconds", "Time to answer a request (a stream: until it ends)",
-            ("route", "method"), buckets=SECONDS, registry=self.registry,
+            ("route", "method"), buckets=_SECONDS, registry=self.registry,
         )
         self._query_seconds = Histogram(
             "bookbot_query_duration_seconds",
-            "Time to answer a question, by answer mode (rag, selected_text, extractive) and whether the cache served it",
-            ("mode", "cached"), buckets=SECONDS, registry=self.registry,
+            "Time to answer a question, by answer mode (rag, selected_text, extractive) and whether a cache served it",
+            ("mode", "cached"), buckets=_SECONDS, registry=self.registry,
         )
         self._refusals = Counter(
             "bookbot_refusals", "Questions refused because the book does not support an answer, by reason",
@@ -119,7 +121,8 @@ class Metrics:
         """One answer served (a cache hit too), with its latency and its refusal reason, if refused."""
         duration = self._query_children.get((mode, cached))
         if duration is None:
-            duration = self._query_children[mode, cached] = self._query_seconds.labels(mode, "true" if cached else "false")
+            duration = self._query_seconds.labels(mode, "true" if cached else "false")
+            self._query_children[mode, cached] = duration
         duration.observe(seconds)
         if refusal_reason:
             self._refusals.labels(refusal_reason).inc()
@@ -169,32 +172,17 @@ class _PoolCollector(Collector):
         clients = self._clients()
         if clients is None:
             return
-        yield from _caches(clients.caches.stats())
         guard = guards(clients)
-        errors = CounterMetricFamily(
-            "bookbot_dependency_errors", "Failed calls to a dependency, as its circuit breaker counts them", labels=("service",)
-        )
-        refused = CounterMetricFamily(
-            "bookbot_dependency_refused", "Calls not made because the dependency's circuit was open", labels=("service",)
-        )
-        open_ = GaugeMetricFamily("bookbot_circuit_open", "1 while a dependency's circuit is open or half-open", labels=("service",))
-        for service, breaker in (("openai", guard.openai), ("qdrant", guard.qdrant), ("database", guard.database)):
-            errors.add_metric((service,), breaker.failed_calls)
-            refused.add_metric((service,), breaker.refused_calls)
-            open_.add_metric((service,), int(breaker.state != CLOSED))
-        yield from (errors, refused, open_)
+        yield from _caches(clients.caches.stats())
+        yield from _dependencies(guard)
+        yield from _limits(guard)
         yield CounterMetricFamily(
-            "bookbot_rate_limited", "Requests refused with 429 by RATE_LIMIT_PER_MINUTE or RATE_LIMIT_PER_DAY",
-            value=guard.limiter.refused,
-        )
-        yield GaugeMetricFamily("bookbot_rate_limit_clients", "Clients the rate limiter is tracking", value=len(guard.limiter))
-        yield GaugeMetricFamily("bookbot_token_budget_spent", "Model tokens spent today (UTC) against DAILY_TOKEN_BUDGET", value=guard.budget.spent)
-        yield GaugeMetricFamily("bookbot_token_budget", "DAILY_TOKEN_BUDGET (0: no budget)", value=guard.budget.per_day)
-        yield CounterMetricFamily(
-            "bookbot_retrieval_turned_away", "Questions answered 503 because every retrieval slot stayed busy",
+            "bookbot_retrieval_turned_away",
+            "Questions answered 503 because every retrieval slot stayed busy",
             value=clients.retrieval_gate.turned_away,
         )
-        yield GaugeMetricFamily("bookbot_indexing", "1 while the start-up indexing of BOOK_DIR runs", value=int(clients.indexing is not None))
+        indexing = int(clients.indexing is not None)
+        yield GaugeMetricFamily("bookbot_indexing", "1 while the start-up indexing of BOOK_DIR runs", value=indexing)
 
 
 def _caches(stats: Mapping[str, Mapping]) -> Iterable[Metric]:
@@ -209,3 +197,38 @@ def _caches(stats: Mapping[str, Mapping]) -> Iterable[Metric]:
             lookups.add_metric((name, result), cache[key])
         entries.add_metric((name,), cache["size"])
     return lookups, entries
+
+
+def _dependencies(guard) -> Iterable[Metric]:
+    service = ("service",)
+    errors = CounterMetricFamily(
+        "bookbot_dependency_errors", "Failed calls to a dependency, as its circuit breaker counts them", labels=service
+    )
+    refused = CounterMetricFamily(
+        "bookbot_dependency_refused", "Calls not made because the dependency's circuit was open", labels=service
+    )
+    open_ = GaugeMetricFamily(
+        "bookbot_circuit_open", "1 while the dependency's circuit is open or half-open", labels=service
+    )
+    for name, breaker in (("openai", guard.openai), ("qdrant", guard.qdrant), ("database", guard.database)):
+        errors.add_metric((name,), breaker.failed_calls)
+        refused.add_metric((name,), breaker.refused_calls)
+        open_.add_metric((name,), int(breaker.state != CLOSED))
+    return errors, refused, open_
+
+
+def _limits(guard) -> Iterable[Metric]:
+    return (
+        CounterMetricFamily(
+            "bookbot_rate_limited",
+            "Requests refused with 429 by RATE_LIMIT_PER_MINUTE or RATE_LIMIT_PER_DAY",
+            value=guard.limiter.refused,
+        ),
+        GaugeMetricFamily("bookbot_rate_limit_clients", "Clients the rate limiter tracks", value=len(guard.limiter)),
+        GaugeMetricFamily(
+            "bookbot_token_budget_spent",
+            "Model tokens spent today (UTC), against DAILY_TOKEN_BUDGET",
+            value=guard.budget.spent,
+        ),
+        GaugeMetricFamily("bookbot_token_budget", "DAILY_TOKEN_BUDGET (0: no budget)", value=guard.budget.per_day),
+    )

@@ -112,7 +112,9 @@ def watch(request) -> None:
         _request.set(request)
 
 
-def report_error(error: BaseException, *, request_id: str | None = None, method: str | None = None, route: str | None = None) -> None:
+def report_error(
+    error: BaseException, *, request_id: str | None = None, method: str | None = None, route: str | None = None
+) -> None:
     """An error nothing handled: a 500, a stream ended by a bug, a failed start-up indexing."""
     if _sentry is None:
         return

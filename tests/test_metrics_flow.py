@@ -59,6 +59,10 @@ class Samples:
     def __call__(self, name: str, **labels: str) -> float:
         return self._values.get((name, frozenset(labels.items())), 0.0)
 
+    def __sub__(self, before: "Samples"):
+        """How far each sample moved since `before`: (after - before)(name, **labels)."""
+        return lambda name, **labels: self(name, **labels) - before(name, **labels)
+
     def labels(self, name: str, label: str) -> set[str]:
         return {dict(labels)[label] for sample, labels in self._values if sample == name}
 
@@ -97,10 +101,9 @@ def test_answers_count_their_requests_latency_and_tokens(http, fake_openai):
     questions = ["What is a chunk?", "How do I index my own book?", "What does the health route report?"]
     before = scrape(http)
     bodies = [ask(http, f"10.0.1.{n}", question) for n, question in enumerate(questions)]
-    after = scrape(http)
+    moved = scrape(http) - before
     assert all(body["mode"] == "rag" and not body["cached"] for body in bodies)
-    assert after("bookbot_requests_total", **QUERY, status="200") - before("bookbot_requests_total", **QUERY, status="200") == 3
-    moved = lambda name, **labels: after(name, **labels) - before(name, **labels)  # noqa: E731
+    assert moved("bookbot_requests_total", **QUERY, status="200") == 3
     assert moved("bookbot_request_duration_seconds_count", **QUERY) == 3
     assert moved("bookbot_query_duration_seconds_count", mode="rag", cached="false") == 3
     assert moved("bookbot_query_duration_seconds_sum", mode="rag", cached="false") > 0
@@ -119,9 +122,8 @@ def test_a_question_asked_again_is_a_cache_hit_that_costs_no_tokens(http):
     first = ask(http, "10.0.2.1", "Which variables does the service read?")
     before = scrape(http)
     again = ask(http, "10.0.2.2", "which variables does the service read")
-    after = scrape(http)
+    moved = scrape(http) - before
     assert again["cached"] and again["answer"] == first["answer"]
-    moved = lambda name, **labels: after(name, **labels) - before(name, **labels)  # noqa: E731
     assert moved("bookbot_cache_lookups_total", cache="answers", result="hit") == 1
     assert moved("bookbot_query_duration_seconds_count", mode="rag", cached="true") == 1
     assert moved("bookbot_query_duration_seconds_count", mode="rag", cached="false") == 0
@@ -130,34 +132,33 @@ def test_a_question_asked_again_is_a_cache_hit_that_costs_no_tokens(http):
 
 def test_a_streamed_answer_is_counted_when_it_ends(http):
     before = scrape(http)
-    with http.stream("POST", "/v1/query", json={"query": "What is Bookbot?", "stream": True}, headers={"X-Forwarded-For": "10.0.3.1"}) as response:
+    question = {"query": "What is Bookbot?", "stream": True}
+    with http.stream("POST", "/v1/query", json=question, headers={"X-Forwarded-For": "10.0.3.1"}) as response:
         assert response.status_code == 200 and "event: done" in response.read().decode()
-    after = scrape(http)
-    assert after("bookbot_requests_total", **QUERY, status="200") - before("bookbot_requests_total", **QUERY, status="200") == 1
-    moved = after("bookbot_query_duration_seconds_count", mode="rag", cached="false")
-    assert moved - before("bookbot_query_duration_seconds_count", mode="rag", cached="false") == 1
+    moved = scrape(http) - before
+    assert moved("bookbot_requests_total", **QUERY, status="200") == 1
+    assert moved("bookbot_query_duration_seconds_count", mode="rag", cached="false") == 1
 
 
 def test_health_checks_are_counted_and_served_from_their_cache(http):
     before = scrape(http)
     assert [http.get("/health").status_code for _ in range(2)] == [200, 200]
-    after = scrape(http)
-    assert after("bookbot_requests_total", route="/health", method="GET", status="200") - before(
-        "bookbot_requests_total", route="/health", method="GET", status="200"
-    ) == 2
-    lookups = {result: after("bookbot_cache_lookups_total", cache="health", result=result)
-               - before("bookbot_cache_lookups_total", cache="health", result=result) for result in ("hit", "miss", "shared")}
+    moved = scrape(http) - before
+    assert moved("bookbot_requests_total", route="/health", method="GET", status="200") == 2
+    lookups = {result: moved("bookbot_cache_lookups_total", cache="health", result=result) for result in ("hit", "miss", "shared")}
     assert sum(lookups.values()) == 2 and lookups["hit"] >= 1  # the report lives 5 s: the second call at least is a hit
 
 
 def test_a_greedy_client_is_counted_as_rate_limited(http):
     before = scrape(http)
-    statuses = [http.post("/v1/query", json={}, headers={"X-Forwarded-For": "10.9.9.9"}).status_code for _ in range(LIMIT + 1)]
+    greedy = {"X-Forwarded-For": "10.9.9.9"}
+    statuses = [http.post("/v1/query", json={}, headers=greedy).status_code for _ in range(LIMIT + 1)]
     after = scrape(http)
+    moved = after - before
     assert statuses == [400] * LIMIT + [429]
-    assert after("bookbot_rate_limited_total") - before("bookbot_rate_limited_total") == 1
-    assert after("bookbot_requests_total", **QUERY, status="429") - before("bookbot_requests_total", **QUERY, status="429") == 1
-    assert after("bookbot_requests_total", **QUERY, status="400") - before("bookbot_requests_total", **QUERY, status="400") == LIMIT
+    assert moved("bookbot_rate_limited_total") == 1
+    assert moved("bookbot_requests_total", **QUERY, status="429") == 1
+    assert moved("bookbot_requests_total", **QUERY, status="400") == LIMIT
     assert after("bookbot_rate_limit_clients") >= 1
 
 
@@ -166,11 +167,11 @@ def test_a_failing_model_is_counted_as_a_dependency_error_and_the_answer_as_extr
     before = scrape(http)
     body = ask(http, "10.0.4.1", "How do I run the tests?")
     after = scrape(http)
+    moved = after - before
     assert body["mode"] == "extractive"
-    assert after("bookbot_dependency_errors_total", service="openai") - before("bookbot_dependency_errors_total", service="openai") == 1
-    assert after("bookbot_dependency_errors_total", service="qdrant") == before("bookbot_dependency_errors_total", service="qdrant")
-    moved = after("bookbot_query_duration_seconds_count", mode="extractive", cached="false")
-    assert moved - before("bookbot_query_duration_seconds_count", mode="extractive", cached="false") == 1
+    assert moved("bookbot_dependency_errors_total", service="openai") == 1
+    assert moved("bookbot_dependency_errors_total", service="qdrant") == 0
+    assert moved("bookbot_query_duration_seconds_count", mode="extractive", cached="false") == 1
     assert after("bookbot_circuit_open", service="openai") == 0  # one failure of the five that open it
 
 
@@ -180,7 +181,8 @@ def test_labels_never_carry_a_raw_path_or_an_unknown_method(http):
     http.request("BREW", "/health")
     samples = scrape(http)
     routes = samples.labels("bookbot_requests_total", "route")
-    assert "unmatched" in routes and not any(route.startswith("/nowhere") or route.endswith("/extra") for route in routes)
-    assert routes <= {"/v1/query", "/health", "/v1/feedback", "/metrics", "/openapi.json", "/docs", "/", "/widget.js", "static", "unmatched"}
-    assert samples.labels("bookbot_requests_total", "method") <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
-    assert "other" in samples.labels("bookbot_requests_total", "method")
+    assert "unmatched" in routes
+    assert routes <= {"/v1/query", "/health", "/v1/feedback", "/metrics", "/openapi.json", "/docs", "/", "/widget.js",
+                      "static", "unmatched"}
+    methods = samples.labels("bookbot_requests_total", "method")
+    assert "other" in methods and methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}

@@ -64,7 +64,8 @@ async def _respond(routes: dict, pool: Pool, event: dict) -> dict:
     request_id = request_id_from(headers.get("x-request-id"))
     clients = await pool.open()
     path = event.get("rawPath") or event.get("requestContext", {}).get("http", {}).get("path", "/")
-    answer = partial(_response, started=started, event=event, counted=clients.metrics, route=path if path in routes else UNMATCHED)
+    route = path if path in routes else UNMATCHED  # a label: never a raw path
+    answer = partial(_response, started=started, event=event, counted=clients.metrics, route=route)
     try:
         incoming = _incoming(event, request_id, clients.config.trusted_proxies)
     except errors.ApiError as error:

@@ -83,7 +83,8 @@ class RequestContext:
             if counted is not None:
                 counted.request(route, req.method, resp.status_code, seconds)
         else:
-            resp.sse = _logged_when_done(resp.sse, fields, req.context, partial(counted.request, route) if counted else None)
+            count = partial(counted.request, route) if counted is not None else None
+            resp.sse = _logged_when_done(resp.sse, fields, req.context, count)
 
 
 async def _logged_when_done(events: AsyncIterator, fields: dict, context, count: Callable | None) -> AsyncIterator:
@@ -242,7 +243,8 @@ async def handle_error(req: falcon.asgi.Request, resp: falcon.asgi.Response, err
         api_error = _STATUS_ERRORS[error.status_code](error.description or error.title)
     else:
         log.error("unhandled error on %s %s (request %s)", req.method, req.path[:200], request_id, exc_info=error)
-        monitoring.report_error(error, request_id=request_id, method=req.method[:20], route=req.uri_template or req.path[:200])
+        route = req.uri_template or req.path[:200]
+        monitoring.report_error(error, request_id=request_id, method=req.method[:20], route=route)
         api_error = errors.Internal()
     write(error_reply(api_error, request_id), resp)
 
