@@ -4,10 +4,12 @@ Without SENTRY_DSN nothing is sent and sentry_sdk is never imported: every
 function here returns at once.
 
 What an event carries is the error, its stack (file, line, code; never a
-frame's variables, which hold the question, the configuration and the pool),
-a few tags (route, method, request id; or the dependency), and the warnings
-logged just before it as breadcrumbs. Sentry collects nothing else by itself:
-no request, header, cookie, body or user. Before an event leaves, every
+frame's variables, which hold the question, the configuration and the pool)
+and a few tags (route, method, request id; or the dependency). Sentry collects
+nothing else by itself: no request, header, cookie, body or user, and no
+breadcrumbs (in a server answering many readers at once, the lines logged
+just before an error are mostly other readers'; the log has them, by request
+id). Before an event leaves, every
 configured secret (lib.logs.secrets_of) and any key the request presented is
 replaced wherever it shows up, and with STORE_QUERIES=false so is every text
 of the request's body: an error message may quote the reader's words
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import logging
 import math
 import time
 from typing import Any
@@ -66,7 +67,6 @@ def setup(config, *, transport: Any = None) -> bool:
     import sentry_sdk
     from sentry_sdk.integrations.atexit import AtexitIntegration
     from sentry_sdk.integrations.dedupe import DedupeIntegration
-    from sentry_sdk.integrations.logging import LoggingIntegration
 
     sentry_sdk.init(
         dsn=config.sentry_dsn,
@@ -75,16 +75,12 @@ def setup(config, *, transport: Any = None) -> bool:
         transport=transport,
         data_collection=_COLLECT_NOTHING,
         include_local_variables=False,
-        # Only the integrations listed: none of a web framework or an HTTP client adds a request, headers or
-        # trace headers of its own. No performance tracing: errors only, every one of them sent.
+        max_breadcrumbs=0,
+        # Only the integrations listed: none of logging, a web framework or an HTTP client adds an event, a
+        # request, headers or trace headers of its own. No performance tracing: errors only, each one sent.
         default_integrations=False,
         auto_enabling_integrations=False,
-        integrations=[
-            # Logged warnings ride along as breadcrumbs; events are sent by this module alone, once each.
-            LoggingIntegration(level=logging.WARNING, event_level=None),
-            AtexitIntegration(),  # send what is queued when the process exits
-            DedupeIntegration(),
-        ],
+        integrations=[AtexitIntegration(), DedupeIntegration()],  # send what is queued when the process exits
         before_send=_scrubber(config),
     )
     _sentry = sentry_sdk

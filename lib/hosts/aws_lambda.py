@@ -18,8 +18,8 @@ from typing import Any, Callable, Sequence
 
 from lib import errors, logs, monitoring
 from lib.hosts import Pool
-from lib.metrics import UNMATCHED
 from lib.http import Incoming, Reply, Route, dispatch, encode_event, error_reply, request_id_from
+from lib.metrics import UNMATCHED, Metrics
 from lib.ratelimit import client_address
 
 log = logging.getLogger("bookbot")
@@ -102,7 +102,15 @@ def _text(body: bytes) -> tuple[str, bool]:
 
 
 def _response(
-    reply: Reply, request_id: str, body: str, *, started: float, event: dict, counted, route: str, encoded: bool = False
+    reply: Reply,
+    request_id: str,
+    body: str,
+    *,
+    started: float,
+    event: dict,
+    counted: Metrics,
+    route: str,
+    encoded: bool = False,
 ) -> dict:
     """API Gateway's answer, and the access log line and the metrics the Falcon host would write."""
     headers = {**reply.headers, "X-Request-ID": request_id}
