@@ -190,6 +190,8 @@ def write(reply: Reply, resp: falcon.asgi.Response, request_id: str | None = Non
     elif isinstance(reply.body, bytes):
         resp.data = reply.body
     elif reply.body is not None:
+        # JSON, even when an error replaces a reply that had begun as another type (a page whose file is gone).
+        resp.content_type = falcon.MEDIA_JSON
         resp.media = reply.body
 
 

@@ -12,12 +12,15 @@ import json
 import subprocess
 import sys
 
+import falcon.asgi
 import falcon.testing
 import pytest
 from sentry_sdk.transport import Transport
 
 import router
 from lib import monitoring
+from lib.config import Config
+from lib.hosts import falcon_host
 from tests.parts import pool
 from tests.pg import admin_connection
 from tests.service import REPO
@@ -113,6 +116,21 @@ async def test_a_failing_dependency_is_reported_once_a_minute_at_most(config_for
     assert QUESTION not in text and "Incorrect API key provided: [redacted]. Input: [redacted]" in text
 
 
+async def test_an_error_outside_any_handler_is_reported_by_the_one_error_handler(tmp_path):
+    """A page whose file has gone: Falcon's resource fails, handle_error answers 500 and reports it."""
+    config = Config(sentry_dsn=DSN)
+    app = falcon.asgi.App(middleware=[falcon_host.RequestContext()])
+    app.add_route("/page", falcon_host.Fixed(tmp_path / "gone.html"))
+    app.add_error_handler(Exception, falcon_host.handle_error)
+    with reported(config) as events:
+        async with falcon.testing.ASGIConductor(app) as client:
+            response = await client.simulate_get("/page")
+    assert response.status_code == 500 and response.json["error"]["code"] == "internal"
+    [event] = events
+    assert event["exception"]["values"][-1]["type"] == "FileNotFoundError"
+    assert event["tags"] == {"request_id": response.json["request_id"], "method": "GET", "route": "/page"}
+
+
 def test_without_a_dsn_nothing_is_sent_and_sentry_sdk_is_never_imported(tmp_path):
     """A fresh process, as a host starts it: the app made from the environment, requests served, errors reported."""
     script = """
@@ -120,6 +138,8 @@ import asyncio, sys
 import falcon.testing
 import router
 from lib import monitoring
+from lib.config import Config
+from lib.hosts import falcon_host
 
 async def serve():
     async with falcon.testing.ASGIConductor(router.app) as app:
