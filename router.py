@@ -10,8 +10,8 @@ import falcon
 import falcon.asgi
 import uvicorn
 
-from handlers import feedback, health, query
-from lib import logs, openapi
+from handlers import feedback, health, metrics, query
+from lib import logs, monitoring, openapi
 from lib.clients import open_clients
 from lib.config import Config, ConfigError
 from lib.hosts import Pool, aws_lambda, falcon_host
@@ -25,6 +25,7 @@ ROUTES = (
     Route("HEAD", "/health", health.parse, health.handle),
     Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True, limited=True),
     Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True),
+    Route("GET", "/metrics", metrics.parse, metrics.handle),
 )
 
 
@@ -33,10 +34,15 @@ def create_app(clients=None) -> falcon.asgi.App:
     if clients is None:
         config = Config.from_environ()
         logs.configure(config.log_level, logs.secrets_of(config))
+        monitoring.setup(config)  # Sentry, when SENTRY_DSN is set
         pool = Pool(opener=lambda: open_clients(config))
     else:
         config, pool = clients.config, Pool(clients=clients)
-    middleware = [falcon_host.Lifespan(pool), falcon_host.RequestContext(), *falcon_host.cors(config.allowed_origins)]
+    middleware = [
+        falcon_host.Lifespan(pool),
+        falcon_host.RequestContext(pool),
+        *falcon_host.cors(config.allowed_origins),
+    ]
     app = falcon.asgi.App(middleware=middleware)
     for path, resource in falcon_host.adapt(ROUTES, pool).items():
         app.add_route(path, resource)

@@ -134,8 +134,11 @@ def _body(request: QueryRequest, answer_id: str, answer: answers.Answer, cached:
 
 
 def _log(request: QueryRequest, clients, body: dict, answer: answers.Answer, started: float) -> None:
-    """Hand the answer to the answer log, which writes it off the request's path; a cache hit too, with its own id."""
+    """Hand the answer to the answer log, which writes it off the request's path, and count it in the metrics;
+    a cache hit too, with its own id."""
     generated = answer.generated
+    seconds = time.perf_counter() - started
+    clients.metrics.query(answer.mode, body["cached"], seconds, answer.refusal_reason)
     clients.store.log_answer(
         AnswerRecord(
             id=body["id"],
@@ -149,7 +152,7 @@ def _log(request: QueryRequest, clients, body: dict, answer: answers.Answer, sta
             model=generated.model if generated else None,
             prompt_tokens=body["usage"]["prompt_tokens"],
             completion_tokens=body["usage"]["completion_tokens"],
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=seconds * 1000,
             collection=clients.config.qdrant_collection_name,
             index_version=answer.index_version,
             session_id=request.session_id,

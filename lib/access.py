@@ -38,3 +38,9 @@ def require_api_key(headers, keys: tuple[str, ...]) -> str | None:
     if found is None:
         raise Unauthorized(KEY_REQUIRED)
     return found
+
+
+def bearer_token(headers) -> str | None:
+    """The token of `Authorization: Bearer TOKEN`, if the request carries one (an admin's or a scraper's key)."""
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None

@@ -40,14 +40,26 @@ class CircuitOpen(Exception):
 class CircuitBreaker:
     """One dependency's breaker. Use `with breaker.call():` around each call to it."""
 
-    def __init__(self, name: str, *, failures: int = 5, cooldown: float = 15.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        name: str,
+        *,
+        failures: int = 5,
+        cooldown: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_failure: Callable[[BaseException, int], None] | None = None,
+    ):
         self.name = name
         self._threshold = failures
         self._cooldown = cooldown
         self._clock = clock
+        self._on_failure = on_failure  # told of each failure, with the count of failures in a row
         self._failures = 0
         self._opened_at: float | None = None
         self._trial = False  # a half-open trial call is under way
+        # Since the process started, for /metrics.
+        self.failed_calls = 0
+        self.refused_calls = 0
 
     @property
     def state(self) -> str:
@@ -81,6 +93,7 @@ class CircuitBreaker:
         """
         state = self.state
         if state == OPEN or (state == HALF_OPEN and self._trial):
+            self.refused_calls += 1
             raise CircuitOpen(self.name, self.retry_after() or self._cooldown)
         trial = state == HALF_OPEN
         if trial:
@@ -92,12 +105,15 @@ class CircuitBreaker:
             log.info("%s answers again: circuit closed", self.name)
         self._failures, self._opened_at = 0, None
 
-    def _failed(self, trial: bool) -> None:
+    def _failed(self, trial: bool, error: BaseException) -> None:
         self._failures += 1
+        self.failed_calls += 1
         if trial or (self._opened_at is None and self._failures >= self._threshold):
             if self._opened_at is None:
                 log.warning("%s failed %d times in a row: circuit open for %g s", self.name, self._failures, self._cooldown)
             self._opened_at = self._clock()
+        if self._on_failure is not None:
+            self._on_failure(error, self._failures)
 
 
 class _Call:
@@ -118,7 +134,7 @@ class _Call:
         elif isinstance(error, (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt)):
             pass  # abandoned, not failed
         elif self._counts(error):
-            breaker._failed(self._trial)
+            breaker._failed(self._trial, error)
         else:
             breaker._succeeded()  # the dependency answered; the request was at fault
 

@@ -166,18 +166,19 @@ class CachedEmbeddings:
     client offers.
     """
 
-    def __init__(self, client, cache: Cache):
+    def __init__(self, client, cache: Cache, on_usage: Callable[[str, int], None] | None = None):
         self._client = client
-        self.embeddings = _Embeddings(client, cache)
+        self.embeddings = _Embeddings(client, cache, on_usage)
 
     def __getattr__(self, name: str):
         return getattr(self._client, name)
 
 
 class _Embeddings:
-    def __init__(self, client, cache: Cache):
+    def __init__(self, client, cache: Cache, on_usage: Callable[[str, int], None] | None):
         self._client = client
         self._cache = cache
+        self._on_usage = on_usage  # told of the tokens each embedding of a question cost
 
     async def create(self, *, model: str, input, **options):
         texts = [input] if isinstance(input, str) else input
@@ -187,6 +188,8 @@ class _Embeddings:
 
         async def fetch() -> array.array:
             response = await self._client.embeddings.create(model=model, input=[text])
+            if self._on_usage is not None and response.usage is not None:
+                self._on_usage(model, response.usage.prompt_tokens)
             # float32 is what the API sends; a list of Python floats would take five times the memory.
             return array.array("f", response.data[0].embedding)
 

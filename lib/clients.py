@@ -20,6 +20,7 @@ from lib.config import Config
 from lib.errors import Unavailable
 from lib.guards import guards
 from lib.indexer import index_on_start
+from lib.metrics import Metrics
 from lib.storage import Store, open_store
 
 log = logging.getLogger("bookbot")
@@ -77,6 +78,10 @@ class Clients:
     caches: Caches = field(factory=Caches)
     retrieval_gate: Gate = field(factory=lambda: Gate(RETRIEVAL_SLOTS, RETRIEVAL_PATIENCE))
     background: list[asyncio.Task] = field(factory=list)
+    metrics: Metrics = field(factory=Metrics)
+
+    def __attrs_post_init__(self) -> None:
+        self.metrics.watch(self)
 
     @property
     def health_cache(self) -> Caches:
@@ -185,7 +190,7 @@ async def open_clients(config: Config) -> Clients:
     clients.background.append(asyncio.create_task(_migrate(clients.store)))
     openai = open_openai(config)
     if openai is not None:
-        clients.openai = CachedEmbeddings(openai, clients.caches.embeddings)
+        clients.openai = CachedEmbeddings(openai, clients.caches.embeddings, on_usage=clients.metrics.tokens)
     try:
         clients.qdrant = open_qdrant(config)
     except VectorStoreLocked as error:

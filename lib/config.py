@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Callable, Mapping
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
@@ -73,6 +74,20 @@ def _url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _sentry_dsn(value: str) -> str:
+    """A Sentry DSN as its project settings show it: https://KEY@HOST/PROJECT_ID."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and parts.username and parts.hostname
+    except ValueError:
+        valid = False
+    # The value itself is not repeated: it holds the project's key.
+    if not valid or not parts.path.rstrip("/").rpartition("/")[2].isdigit():
+        raise ValueError("must be a DSN as Sentry's project settings give it: https://KEY@HOST/PROJECT_ID")
+    return value
+
+
 def _database_url(value: str) -> str:
     value = value.strip()
     if not value.startswith(("postgres://", "postgresql://", "sqlite:///")):
@@ -117,6 +132,9 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "BREAKER_FAILURES": (_integer(1, 1000), 5),
     "BREAKER_COOLDOWN_SECONDS": (_number(0.1, 3600), 15.0),
     "SHUTDOWN_GRACE_SECONDS": (_number(0, 3600), 8.0),
+    "METRICS_API_KEY": (_text, None),
+    "SENTRY_DSN": (_sentry_dsn, None),
+    "SENTRY_ENVIRONMENT": (_text, None),
 }
 
 # Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
@@ -165,6 +183,9 @@ class Config:
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 15.0
     shutdown_grace_seconds: float = 8.0
+    metrics_api_key: str | None = None
+    sentry_dsn: str | None = None
+    sentry_environment: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -120,6 +120,7 @@ async def complete(clients, messages: list[dict], *, max_tokens: int | None = No
         completion_tokens=usage.completion_tokens if usage else 0,
     )
     guard.budget.spend(generated.prompt_tokens + generated.completion_tokens)
+    clients.metrics.tokens(model, generated.prompt_tokens, generated.completion_tokens)
     if not generated.text:
         raise ModelUnavailable("the model returned an empty answer")
     return generated
@@ -211,7 +212,8 @@ class Completion:
         finally:
             if self.prompt_tokens or self.completion_tokens:
                 guard.budget.spend(self.prompt_tokens + self.completion_tokens)
-            elif streamed:
+                self._clients.metrics.tokens(config.openai_generation_model, self.prompt_tokens, self.completion_tokens)
+            elif streamed:  # the metrics count only what the server reported
                 prompt = sum(len(str(message.get("content", ""))) for message in self._messages)
                 guard.budget.spend(_estimate_tokens(prompt) + _estimate_tokens(streamed))
 

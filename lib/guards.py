@@ -8,9 +8,11 @@ fresh pool starts with closed breakers and full buckets.
 from __future__ import annotations
 
 import weakref
+from functools import partial
 
 from attrs import define
 
+from lib import monitoring
 from lib.breaker import CircuitBreaker
 from lib.config import Config
 from lib.ratelimit import RateLimiter, TokenBudget
@@ -26,15 +28,20 @@ class Guards:
 
     @classmethod
     def from_config(cls, config: Config) -> "Guards":
-        def breaker(name: str) -> CircuitBreaker:
-            return CircuitBreaker(name, failures=config.breaker_failures, cooldown=config.breaker_cooldown_seconds)
+        def breaker(name: str, service: str) -> CircuitBreaker:
+            return CircuitBreaker(
+                name,
+                failures=config.breaker_failures,
+                cooldown=config.breaker_cooldown_seconds,
+                on_failure=partial(monitoring.dependency_failed, service),
+            )
 
         return cls(
             limiter=RateLimiter(config.rate_limit_per_minute, config.rate_limit_per_day),
             budget=TokenBudget(config.daily_token_budget),
-            openai=breaker("the OpenAI API"),
-            qdrant=breaker("the vector store"),
-            database=breaker("the database"),
+            openai=breaker("the OpenAI API", "openai"),
+            qdrant=breaker("the vector store", "qdrant"),
+            database=breaker("the database", "database"),
         )
 
 

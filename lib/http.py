@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 import attrs
 from attrs import field, frozen
 
-from lib import errors
+from lib import errors, monitoring
 from lib.access import KEY_REQUIRED, key_id
 from lib.guards import guards
 
@@ -124,7 +124,8 @@ class Incoming:
 
 @frozen
 class Reply:
-    """What a handler returns: a JSON body, or a stream of server-sent events.
+    """What a handler returns: a JSON body, bytes sent as they are (typed by a Content-Type header), or a
+    stream of server-sent events.
 
     `log` holds fields for the request's access log line, such as whether the
     answer came from a cache and the model tokens it cost; never a secret. A
@@ -159,6 +160,7 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
 
     The rate limit comes first, so that guessing keys costs requests too.
     """
+    monitoring.watch(incoming)
     keys = clients.config.api_keys
     key = key_id(incoming.headers, keys) if route.needs_key else None
     verdict = None
@@ -174,8 +176,9 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
         reply = await route.handle(request, clients)
     except errors.ApiError as error:
         reply = error_reply(error, incoming.request_id)
-    except Exception:
+    except Exception as error:
         log.exception("unhandled error in %s %s (request %s)", route.method, route.path, incoming.request_id)
+        monitoring.report_error(error, request_id=incoming.request_id, method=route.method, route=route.path)
         reply = error_reply(errors.Internal(), incoming.request_id)
     # A live view, not a copy: a stream goes on adding to its own fields.
     fields = ChainMap({"key_id": key} if key else {}, reply.log)

@@ -24,7 +24,7 @@ import openai
 from attrs import define, field, frozen
 from qdrant_client import AsyncQdrantClient, models
 
-from lib import sparse
+from lib import monitoring, sparse
 from lib.chunking import Chunk, chunk_page
 from lib.crawl import crawl_site
 from lib.docusaurus import PageError, iter_book
@@ -320,8 +320,12 @@ async def index_on_start(clients) -> None:
             [str(book)], qdrant=clients.qdrant, embedder=clients.openai, config=config, report=log.warning
         )
         log.info("indexed the book", extra={"summary": summary.lines()})
-    except Exception:
+        clients.metrics.indexed(summary.added, summary.updated, summary.removed)
+        clients.metrics.tokens(config.openai_embedding_model, summary.embedding_tokens)
+    except Exception as error:
         log.exception("indexing the book at start-up failed")
+        clients.metrics.index_failed()
+        monitoring.report_error(error)
     finally:
         clients.indexing = None
         clients.health_cache.clear()

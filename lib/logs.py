@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
 
 def secrets_of(config) -> list[str]:
     """Every value of the configuration that must never reach a log: keys, the database URL and its password."""
-    found = [config.openai_api_key, config.qdrant_api_key, config.admin_api_key, *config.api_keys]
+    found = [config.openai_api_key, config.qdrant_api_key, config.admin_api_key, config.metrics_api_key, *config.api_keys]
     if config.database_url:
         found.append(config.database_url)
         try:

@@ -318,6 +318,27 @@ def document() -> dict:
                 }
             },
             "/health": {"get": _health("get"), "head": _health("head")},
+            "/metrics": {
+                "get": {
+                    "summary": "This process's counters and histograms, in Prometheus's text format",
+                    "operationId": "metrics",
+                    "description": (
+                        "Requests by route and status, answer latency by mode, model tokens, cache lookups, "
+                        "rate-limited requests, dependency errors, indexing runs. Not rate-limited. With "
+                        "METRICS_API_KEY set, a scraper presents it as a Bearer token; unset, the route is open."
+                    ),
+                    "security": [{}, {"metrics": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The text exposition format, version 0.0.4",
+                            "headers": _REQUEST_ID_HEADER,
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        "401": _error("METRICS_API_KEY is set and the request does not present it"),
+                        "500": _error("A bug; the message says nothing internal and the log has the trace"),
+                    },
+                }
+            },
             "/v1/feedback": {
                 "post": {
                     "summary": "A reader's rating of one answer",
@@ -368,6 +389,7 @@ def document() -> dict:
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "one of API_KEYS, when set"},
                 "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "the same, as a header"},
                 "admin": {"type": "http", "scheme": "bearer", "description": "ADMIN_API_KEY"},
+                "metrics": {"type": "http", "scheme": "bearer", "description": "METRICS_API_KEY, when set"},
             },
         },
     }

@@ -97,6 +97,7 @@ class RateLimiter:
         # An untouched bucket is full again after its period: forgetting it then changes nothing.
         longest = max((period for _, period in self._limits), default=_MINUTE)
         self._buckets: TTLCache = TTLCache(maxsize=max_clients, ttl=longest, timer=clock)
+        self.refused = 0  # requests refused since the process started, for /metrics
 
     @property
     def enabled(self) -> bool:
@@ -119,6 +120,8 @@ class RateLimiter:
         allowed = all(level >= 1 for level in tokens)
         if allowed:
             tokens = [level - 1 for level in tokens]
+        else:
+            self.refused += 1
         self._buckets[client] = [*tokens, now]  # assigning again restarts the entry's time to live
         # The headers speak of the bucket closest to empty.
         level, (limit, period) = min(zip(tokens, self._limits), key=lambda pair: pair[0] / pair[1][0])

@@ -40,6 +40,8 @@ def test_reads_values_and_strips_them():
         ("STORE_QUERIES", "maybe"),
         ("PORT", "99999"),
         ("CHUNK_OVERLAP", "600"),
+        ("SENTRY_DSN", "sentry.example.org/42"),
+        ("SENTRY_DSN", "https://sentry.example.org/42"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):

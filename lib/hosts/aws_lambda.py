@@ -13,11 +13,13 @@ import binascii
 import json
 import logging
 import time
+from functools import partial
 from typing import Any, Callable, Sequence
 
-from lib import errors, logs
+from lib import errors, logs, monitoring
 from lib.hosts import Pool
 from lib.http import Incoming, Reply, Route, dispatch, encode_event, error_reply, request_id_from
+from lib.metrics import UNMATCHED, Metrics
 from lib.ratelimit import client_address
 
 log = logging.getLogger("bookbot")
@@ -49,8 +51,9 @@ async def _collect(reply: Reply, request_id: str) -> str:
     try:
         async for event, data in reply.events:
             parts.append(encode_event(event, data))
-    except Exception:
+    except Exception as error:
         log.exception("unhandled error in a stream (request %s)", request_id)
+        monitoring.report_error(error, request_id=request_id)
         parts.append(encode_event("error", errors.Internal().body(request_id)))
     return b"".join(parts).decode()
 
@@ -60,10 +63,13 @@ async def _respond(routes: dict, pool: Pool, event: dict) -> dict:
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     request_id = request_id_from(headers.get("x-request-id"))
     clients = await pool.open()
+    path = event.get("rawPath") or event.get("requestContext", {}).get("http", {}).get("path", "/")
+    route = path if path in routes else UNMATCHED  # a label: never a raw path
+    answer = partial(_response, started=started, event=event, counted=clients.metrics, route=route)
     try:
         incoming = _incoming(event, request_id, clients.config.trusted_proxies)
     except errors.ApiError as error:
-        return _response(error_reply(error, request_id), request_id, "", started, event)
+        return answer(error_reply(error, request_id), request_id, "")
     methods = routes.get(incoming.path)
     if methods is None:
         reply = error_reply(errors.NotFound(f"no route for {incoming.path}"), request_id)
@@ -75,35 +81,58 @@ async def _respond(routes: dict, pool: Pool, event: dict) -> dict:
         reply = error_reply(error, request_id)
     else:
         reply = await dispatch(methods[incoming.method], incoming, clients)
-    body = ""
+    body, encoded = "", False
     if reply.events is not None:
         body = await _collect(reply, request_id)
+    elif isinstance(reply.body, bytes):
+        body, encoded = _text(reply.body)
     elif reply.body is not None:
         body = json.dumps(reply.body, ensure_ascii=False)
     if incoming.method == "HEAD":
-        body = ""
-    return _response(reply, request_id, body, started, event)
+        body, encoded = "", False
+    return answer(reply, request_id, body, encoded=encoded)
 
 
-def _response(reply: Reply, request_id: str, body: str, started: float, event: dict) -> dict:
-    """API Gateway's answer, and the access log line the Falcon host would write."""
+def _text(body: bytes) -> tuple[str, bool]:
+    """A body as API Gateway takes it: as text when it is UTF-8 (Prometheus's format is), else in base64."""
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+def _response(
+    reply: Reply,
+    request_id: str,
+    body: str,
+    *,
+    started: float,
+    event: dict,
+    counted: Metrics,
+    route: str,
+    encoded: bool = False,
+) -> dict:
+    """API Gateway's answer, and the access log line and the metrics the Falcon host would write."""
     headers = {**reply.headers, "X-Request-ID": request_id}
     if reply.events is not None:
         headers["Content-Type"] = "text/event-stream"
-    elif reply.body is not None:
+    elif reply.body is not None and not isinstance(reply.body, bytes):
         headers["Content-Type"] = "application/json"
     http = event.get("requestContext", {}).get("http", {})
+    method = str(http.get("method", "GET"))[:20]
+    seconds = time.perf_counter() - started
     logs.access(
         {
             "request_id": request_id,
-            "method": str(http.get("method", "GET"))[:20],
+            "method": method,
             "route": str(event.get("rawPath") or http.get("path", "/"))[:200],
             "status": reply.status,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "latency_ms": round(seconds * 1000, 2),
             **reply.log,
         }
     )
-    return {"statusCode": reply.status, "headers": headers, "body": body, "isBase64Encoded": False}
+    counted.request(route, method.upper(), reply.status, seconds)
+    return {"statusCode": reply.status, "headers": headers, "body": body, "isBase64Encoded": encoded}
 
 
 def adapt(routes: Sequence[Route], pool: Pool) -> Callable[[dict, Any], dict]:
@@ -114,6 +143,13 @@ def adapt(routes: Sequence[Route], pool: Pool) -> Callable[[dict, Any], dict]:
     loop = asyncio.new_event_loop()
 
     def lambda_handler(event: dict, context: Any) -> dict:
-        return loop.run_until_complete(_respond(table, pool, event))
+        try:
+            return loop.run_until_complete(_respond(table, pool, event))
+        except Exception as error:
+            monitoring.report_error(error)
+            raise
+        finally:
+            # The execution environment may be frozen as soon as this returns: what is queued goes now.
+            monitoring.flush()
 
     return lambda_handler

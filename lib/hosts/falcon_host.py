@@ -9,12 +9,12 @@ import time
 from functools import partial
 from itertools import groupby
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 import falcon
 import falcon.asgi
 
-from lib import errors, logs
+from lib import errors, logs, metrics, monitoring
 from lib.config import ConfigError
 from lib.hosts import Pool
 from lib.http import Incoming, Reply, Route, dispatch, error_reply, request_id_from
@@ -51,11 +51,14 @@ class Lifespan:
 
 
 class RequestContext:
-    """Middleware: a request id on every request and response, and one access log line each.
+    """Middleware: a request id on every request and response, one access log line each, and its metrics.
 
     A stream's line is written when the stream ends, so that it tells the
     whole latency and what the reply added on the way (the model's tokens).
     """
+
+    def __init__(self, pool: Pool | None = None):
+        self._pool = pool  # whose metrics count the requests
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         req.context.request_id = request_id_from(req.get_header("X-Request-ID"))
@@ -70,25 +73,32 @@ class RequestContext:
             "route": req.uri_template or req.path[:200],
             "status": resp.status_code,
         }
+        # A file of a static folder has no template either; only a route's template or a fixed word is a label.
+        route = req.uri_template or (metrics.STATIC if resp.status_code < 400 else metrics.UNMATCHED)
+        # A test may lend a pool that holds nothing but configuration.
+        counted = getattr(self._pool.clients, "metrics", None) if self._pool is not None else None
         if resp.sse is None:
-            logs.access({**fields, "latency_ms": _since(req.context.started), **req.context.log})
+            seconds = time.perf_counter() - req.context.started
+            logs.access({**fields, "latency_ms": round(seconds * 1000, 2), **req.context.log})
+            if counted is not None:
+                counted.request(route, req.method, resp.status_code, seconds)
         else:
-            resp.sse = _logged_when_done(resp.sse, fields, req.context)
+            count = partial(counted.request, route) if counted is not None else None
+            resp.sse = _logged_when_done(resp.sse, fields, req.context, count)
 
 
-def _since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
-
-
-async def _logged_when_done(events: AsyncIterator, fields: dict, context) -> AsyncIterator:
+async def _logged_when_done(events: AsyncIterator, fields: dict, context, count: Callable | None) -> AsyncIterator:
     last = None
     try:
         async for event in events:
             last = event.event if event is not None else last  # None is a ping
             yield event
     finally:
+        seconds = time.perf_counter() - context.started
         # `last` is "done" or "error" for a stream that ended; anything else, the reader left first.
-        logs.access({**fields, "latency_ms": _since(context.started), "stream_end": last, **context.log})
+        logs.access({**fields, "latency_ms": round(seconds * 1000, 2), "stream_end": last, **context.log})
+        if count is not None:
+            count(fields["method"], fields["status"], seconds)
 
 
 class Resource:
@@ -177,7 +187,11 @@ def write(reply: Reply, resp: falcon.asgi.Response, request_id: str | None = Non
     if reply.events is not None:
         # Falcon's own SSE support watches for the client going away and stops iterating.
         resp.sse = _server_sent(reply.events, request_id)
+    elif isinstance(reply.body, bytes):
+        resp.data = reply.body
     elif reply.body is not None:
+        # JSON, even when an error replaces a reply that had begun as another type (a page whose file is gone).
+        resp.content_type = falcon.MEDIA_JSON
         resp.media = reply.body
 
 
@@ -194,8 +208,9 @@ async def _server_sent(events: AsyncIterator[tuple[str, Any]], request_id: str |
         try:
             async for item in events:
                 await queue.put(item)
-        except Exception:
+        except Exception as error:
             log.exception("unhandled error in a stream (request %s)", request_id)
+            monitoring.report_error(error, request_id=request_id)
             await queue.put(("error", errors.Internal().body(request_id or "")))
         await queue.put(None)
 
@@ -230,6 +245,8 @@ async def handle_error(req: falcon.asgi.Request, resp: falcon.asgi.Response, err
         api_error = _STATUS_ERRORS[error.status_code](error.description or error.title)
     else:
         log.error("unhandled error on %s %s (request %s)", req.method, req.path[:200], request_id, exc_info=error)
+        route = req.uri_template or req.path[:200]
+        monitoring.report_error(error, request_id=request_id, method=req.method[:20], route=route)
         api_error = errors.Internal()
     write(error_reply(api_error, request_id), resp)
 

@@ -99,3 +99,18 @@ def test_streams_as_one_buffered_event_stream(lambda_handler):
     assert response["headers"]["Content-Type"] == "text/event-stream"
     events = [block.split("\n")[0] for block in response["body"].strip().split("\n\n")]
     assert events == ["event: sources", "event: delta", "event: done"]
+
+
+def test_serves_the_metrics_as_text_with_this_processs_numbers(lambda_handler):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert lambda_handler(event("GET", "/health"), None)["statusCode"] == 200
+    response = lambda_handler(event("GET", "/metrics"), None)
+    assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
+    assert response["headers"]["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    values = {
+        (sample.name, sample.labels.get("route")): sample.value
+        for family in text_string_to_metric_families(response["body"])
+        for sample in family.samples
+    }
+    assert values[("bookbot_requests_total", "/health")] == 1
