@@ -1,11 +1,11 @@
-"""API keys: when API_KEYS is set, the answering routes want one of them."""
+"""API keys: when API_KEYS is set, the answering routes want one of them; the admin routes want ADMIN_API_KEY."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 
-from lib.errors import Unauthorized
+from lib.errors import Forbidden, Unauthorized
 
 KEY_REQUIRED = "this route needs an API key: Authorization: Bearer KEY or X-API-Key: KEY"
 
@@ -38,3 +38,17 @@ def require_api_key(headers, keys: tuple[str, ...]) -> str | None:
     if found is None:
         raise Unauthorized(KEY_REQUIRED)
     return found
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header, or None."""
+    scheme, _, token = (header or "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def require_admin_key(token: str | None, admin_key: str | None, route: str) -> None:
+    """Forbidden while ADMIN_API_KEY is unset; Unauthorized unless `token` is it (compared in constant time)."""
+    if not admin_key:
+        raise Forbidden(f"{route} is disabled; set ADMIN_API_KEY to enable it")
+    if token is None or not hmac.compare_digest(token.encode(), admin_key.encode()):
+        raise Unauthorized(f"{route} needs Authorization: Bearer ADMIN_API_KEY")

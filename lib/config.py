@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping
 
-from attrs import field, frozen
+from attrs import frozen
+
+from lib import pricing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -117,6 +119,8 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "BREAKER_FAILURES": (_integer(1, 1000), 5),
     "BREAKER_COOLDOWN_SECONDS": (_number(0.1, 3600), 15.0),
     "SHUTDOWN_GRACE_SECONDS": (_number(0, 3600), 8.0),
+    "MODEL_PRICES": (pricing.parse, ()),
+    "RETENTION_DAYS": (_integer(0, 36500), 0),
 }
 
 # Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
@@ -165,6 +169,8 @@ class Config:
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 15.0
     shutdown_grace_seconds: float = 8.0
+    model_prices: tuple[tuple[str, pricing.Price], ...] = ()  # MODEL_PRICES as written; see `prices`
+    retention_days: int = 0  # 0: the answer log is kept for ever
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -208,6 +214,11 @@ class Config:
         if self.similarity_threshold is not None:
             return self.similarity_threshold
         return DEFAULT_DENSE_THRESHOLD if self.dense_enabled else DEFAULT_LEXICAL_THRESHOLD
+
+    @property
+    def prices(self) -> dict[str, pricing.Price]:
+        """USD per million tokens, by model: the embedded defaults with MODEL_PRICES over them."""
+        return {**pricing.DEFAULT_PRICES, **dict(self.model_prices)}
 
     @property
     def qdrant_path(self) -> Path:
