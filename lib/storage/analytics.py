@@ -91,6 +91,23 @@ def id_list(count: int) -> str:
     return ", ".join(f":id_{n}" for n in range(count)) or "NULL"
 
 
+def window(end: date, days: int) -> tuple[datetime, datetime]:
+    """The `days` UTC days that end with `end`, as [since, until): from midnight to midnight.
+
+    At the ends of the calendar (year 1, year 9999) the window is cut short rather than overflow.
+    """
+    midnight = datetime.combine(end, time(), tzinfo=timezone.utc)
+    try:
+        until = midnight + timedelta(days=1)
+    except OverflowError:
+        until = datetime.max.replace(tzinfo=timezone.utc)
+    try:
+        since = midnight - timedelta(days=days - 1)
+    except OverflowError:
+        since = datetime.min.replace(tzinfo=timezone.utc)
+    return since, until
+
+
 def days_between(since: datetime, until: datetime) -> list[str]:
     """Every UTC day from `since` up to, not including, `until`, as 'YYYY-MM-DD'."""
     first = since.astimezone(timezone.utc).date()
@@ -339,20 +356,3 @@ def _iso(value: datetime | str | None) -> str | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(timezone.utc).isoformat()
-
-
-def window(end: date, days: int) -> tuple[datetime, datetime]:
-    """The `days` UTC days that end with `end`, as [since, until): from midnight to midnight.
-
-    At the ends of the calendar (year 1, year 9999) the window is cut short rather than overflow.
-    """
-    midnight = datetime.combine(end, time(), tzinfo=timezone.utc)
-    try:
-        until = midnight + timedelta(days=1)
-    except OverflowError:
-        until = datetime.max.replace(tzinfo=timezone.utc)
-    try:
-        since = midnight - timedelta(days=days - 1)
-    except OverflowError:
-        since = datetime.min.replace(tzinfo=timezone.utc)
-    return since, until

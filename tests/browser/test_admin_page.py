@@ -168,13 +168,14 @@ def test_without_a_key_only_the_prompt_shows_and_nothing_is_asked_of_the_server(
     assert not [r.url for r in tab.requests if "/v1/" in r.url]
 
 
-def test_a_wrong_key_is_refused_forgotten_and_shows_nothing(tab, admin_service):
+def test_a_wrong_key_is_refused_forgotten_and_shows_nothing(tab, admin_service, artifacts):
     page = tab.page
     sign_in(page, admin_service, key="not-the-key")
     expect(page.locator("#message")).to_have_text("The server refused that key: it is not its ADMIN_API_KEY.")
     expect(page.locator("#dashboard")).to_be_hidden()
     expect(page.locator("#dashboard *")).to_have_count(0)
     assert page.evaluate("sessionStorage.getItem('bookbot.adminKey')") is None
+    page.screenshot(path=artifacts / "admin-page-wrong-key.png")
 
 
 def test_forgetting_the_key_clears_the_page(tab, admin_service):
@@ -190,6 +191,9 @@ def test_forgetting_the_key_clears_the_page(tab, admin_service):
 
 def test_says_the_page_is_switched_off_without_admin_api_key(tab, seeded, tmp_path):
     with serve(tmp_path, seeded) as service:
+        refused = httpx.get(service.url + "/v1/admin/analytics", headers={"Authorization": "Bearer anything"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+        assert refused.json()["request_id"] == refused.headers["X-Request-ID"]
         sign_in(tab.page, service, key="anything")
         expect(tab.page.locator("#message")).to_contain_text("switched off on this server: it has no ADMIN_API_KEY")
         expect(tab.page.locator("#dashboard")).to_be_hidden()
