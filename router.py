@@ -10,7 +10,7 @@ import falcon
 import falcon.asgi
 import uvicorn
 
-from handlers import feedback, health, metrics, query
+from handlers import admin, feedback, health, metrics, query
 from lib import logs, monitoring, openapi
 from lib.clients import open_clients
 from lib.config import Config, ConfigError
@@ -18,6 +18,12 @@ from lib.hosts import Pool, aws_lambda, falcon_host
 from lib.http import Route
 
 STATIC = Path(__file__).parent / "lib" / "static"
+# The analytics page's policy also as a header, for what a <meta> can't say: no framing, no referrer.
+ADMIN_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 ROUTES = (
     Route("POST", "/v1/query", query.parse, query.handle, needs_key=True, limited=True),
@@ -26,6 +32,7 @@ ROUTES = (
     Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True, limited=True),
     Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True),
     Route("GET", "/metrics", metrics.parse, metrics.handle),
+    Route("GET", "/v1/admin/analytics", admin.parse, admin.handle, limited=True),
 )
 
 
@@ -52,6 +59,8 @@ def create_app(clients=None) -> falcon.asgi.App:
     app.add_route("/", falcon_host.Fixed(STATIC / "chat" / "index.html"))
     app.add_static_route("/chat", STATIC / "chat")
     app.add_route("/widget.js", falcon_host.Fixed(STATIC / "widget.js", "text/javascript"))
+    app.add_route("/admin", falcon_host.Fixed(STATIC / "admin" / "index.html", headers=ADMIN_PAGE_HEADERS))
+    app.add_static_route("/admin", STATIC / "admin")
     app.add_error_handler(Exception, falcon_host.handle_error)
     app.add_error_handler(falcon.HTTPError, falcon_host.handle_error)
     return app

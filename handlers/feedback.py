@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import uuid
 from datetime import datetime, timezone
 
 from attrs import field, frozen
 
-from lib.errors import Forbidden, InvalidRequest, Unauthorized
+from lib.access import bearer_token, require_admin_key
+from lib.errors import InvalidRequest
 from lib.http import Incoming, Reply
 from lib.storage.records import FeedbackRecord
 from lib.validation import build, integer, one_of, strip, text
@@ -89,11 +89,6 @@ async def handle(request: FeedbackRequest, clients) -> Reply:
 VIEWS = ("list", "summary")
 
 
-def _bearer(header: str | None) -> str | None:
-    scheme, _, token = (header or "").partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
-
-
 def _time(value, name: str) -> datetime | None:
     if value is None:
         return None
@@ -139,15 +134,11 @@ class FeedbackQuery:
 
 
 def parse_admin(incoming: Incoming) -> AdminRequest:
-    return AdminRequest(token=_bearer(incoming.headers.get("authorization")), params=dict(incoming.params))
+    return AdminRequest(token=bearer_token(incoming.headers), params=dict(incoming.params))
 
 
 async def handle_admin(request: AdminRequest, clients) -> Reply:
-    key = clients.config.admin_api_key
-    if not key:
-        raise Forbidden("the feedback admin route is disabled; set ADMIN_API_KEY to enable it")
-    if request.token is None or not hmac.compare_digest(request.token.encode(), key.encode()):
-        raise Unauthorized("GET /v1/feedback needs Authorization: Bearer ADMIN_API_KEY")
+    require_admin_key(request.token, clients.config.admin_api_key, "GET /v1/feedback")
     query = FeedbackQuery.from_params(request.params)
     if query.view == "summary":
         return Reply(body=await clients.store.summary(since=query.since, until=query.until))

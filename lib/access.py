@@ -1,11 +1,11 @@
-"""API keys: when API_KEYS is set, the answering routes want one of them."""
+"""API keys: when API_KEYS is set, the answering routes want one of them; the admin routes want ADMIN_API_KEY."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 
-from lib.errors import Unauthorized
+from lib.errors import Forbidden, Unauthorized
 
 KEY_REQUIRED = "this route needs an API key: Authorization: Bearer KEY or X-API-Key: KEY"
 
@@ -44,3 +44,11 @@ def bearer_token(headers) -> str | None:
     """The token of `Authorization: Bearer TOKEN`, if the request carries one (an admin's or a scraper's key)."""
     scheme, _, token = (headers.get("authorization") or "").partition(" ")
     return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def require_admin_key(token: str | None, admin_key: str | None, route: str) -> None:
+    """Forbidden while ADMIN_API_KEY is unset; Unauthorized unless `token` is it (compared in constant time)."""
+    if not admin_key:
+        raise Forbidden(f"{route} is disabled; set ADMIN_API_KEY to enable it")
+    if token is None or not hmac.compare_digest(token.encode(), admin_key.encode()):
+        raise Unauthorized(f"{route} needs Authorization: Bearer ADMIN_API_KEY")

@@ -165,7 +165,9 @@ class GuardedStore:
     log_answer, stats and close pass through untouched.
     """
 
-    _GUARDED = ("migrate", "ping", "record_feedback", "list_feedback", "summary", "export_cases")
+    _GUARDED = (
+        "migrate", "ping", "record_feedback", "list_feedback", "summary", "analytics", "prune_answers", "export_cases",
+    )
 
     def __init__(self, store: Any, breaker: CircuitBreaker):
         self._store = store

@@ -21,6 +21,7 @@ from lib.errors import Unavailable
 from lib.guards import guards
 from lib.indexer import index_on_start
 from lib.metrics import Metrics
+from lib.retention import prune_forever
 from lib.storage import Store, open_store
 
 log = logging.getLogger("bookbot")
@@ -188,6 +189,8 @@ async def open_clients(config: Config) -> Clients:
     # Once the database is known down, its calls answer 503 at once instead of queueing for DATABASE_TIMEOUT.
     clients.store = GuardedStore(clients.store, guards(clients).database)
     clients.background.append(asyncio.create_task(_migrate(clients.store)))
+    if config.retention_days:
+        clients.background.append(asyncio.create_task(prune_forever(clients.store, config.retention_days)))
     openai = open_openai(config)
     if openai is not None:
         clients.openai = CachedEmbeddings(openai, clients.caches.embeddings, on_usage=clients.metrics.tokens)

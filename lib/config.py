@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
-from attrs import field, frozen
+from attrs import frozen
+
+from lib import pricing
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -135,6 +137,8 @@ _VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
     "METRICS_API_KEY": (_text, None),
     "SENTRY_DSN": (_sentry_dsn, None),
     "SENTRY_ENVIRONMENT": (_text, None),
+    "MODEL_PRICES": (pricing.parse, ()),
+    "RETENTION_DAYS": (_integer(0, 36500), 0),
 }
 
 # Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
@@ -186,6 +190,8 @@ class Config:
     metrics_api_key: str | None = None
     sentry_dsn: str | None = None
     sentry_environment: str | None = None
+    model_prices: tuple[tuple[str, pricing.Price], ...] = ()  # MODEL_PRICES as written; see `prices`
+    retention_days: int = 0  # 0: the answer log is kept for ever
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -229,6 +235,11 @@ class Config:
         if self.similarity_threshold is not None:
             return self.similarity_threshold
         return DEFAULT_DENSE_THRESHOLD if self.dense_enabled else DEFAULT_LEXICAL_THRESHOLD
+
+    @property
+    def prices(self) -> dict[str, pricing.Price]:
+        """USD per million tokens, by model: the embedded defaults with MODEL_PRICES over them."""
+        return {**pricing.DEFAULT_PRICES, **dict(self.model_prices)}
 
     @property
     def qdrant_path(self) -> Path:

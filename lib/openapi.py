@@ -103,7 +103,7 @@ _SCHEMAS = {
                     "code": {
                         "type": "string",
                         "enum": [
-                            "invalid_request", "invalid_json", "unauthorized", "not_found", "method_not_allowed",
+                            "invalid_request", "invalid_json", "unauthorized", "forbidden", "not_found", "method_not_allowed",
                             "payload_too_large", "unsupported_media_type", "rate_limited", "unavailable",
                             "upstream_timeout", "internal",
                         ],
@@ -227,6 +227,143 @@ _SCHEMAS = {
         "type": "object",
         "required": ["id", "status"],
         "properties": {"id": _STRING, "status": {"type": "string", "enum": ["recorded"]}},
+    },
+}
+
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "of the questions; null when there were none"}
+_USD = {"type": ["number", "null"], "minimum": 0, "description": "estimated with MODEL_PRICES; null when a model has no price"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_MS = {"type": ["number", "null"], "minimum": 0}
+_DAY_FIELDS = {
+    "questions": {"type": "integer", "minimum": 0},
+    "answered": {"type": "integer", "minimum": 0, "description": "by the language model, or from the reader's selection"},
+    "extractive": {"type": "integer", "minimum": 0, "description": "answered with mode extractive: quoted, no model"},
+    "refused": {"type": "integer", "minimum": 0},
+    "refusal_reasons": _COUNTS,
+    "up": {"type": "integer", "minimum": 0},
+    "down": {"type": "integer", "minimum": 0},
+    "down_reasons": _COUNTS,
+    "latency_ms": {
+        "type": "object",
+        "required": ["p50", "p95"],
+        "properties": {"p50": _MS, "p95": _MS},
+        "description": "nearest rank: the value at rank ceil(p/100 * n) of the sorted latencies; null with no answers",
+    },
+    "prompt_tokens": {"type": "integer", "minimum": 0},
+    "completion_tokens": {"type": "integer", "minimum": 0},
+    "cost_usd": _USD,
+    "shares": {
+        "type": "object",
+        "required": ["answered", "extractive", "refused", "refusal_reasons"],
+        "properties": {
+            "answered": _SHARE,
+            "extractive": _SHARE,
+            "refused": _SHARE,
+            "refusal_reasons": {"type": "object", "additionalProperties": _SHARE},
+        },
+    },
+}
+_SCHEMAS["AnalyticsDay"] = {
+    "type": "object",
+    "required": ["day", *_DAY_FIELDS],
+    "properties": {"day": {"type": "string", "format": "date", "description": "a UTC day"}, **_DAY_FIELDS},
+}
+_SCHEMAS["AnalyticsTotals"] = {"type": "object", "required": list(_DAY_FIELDS), "properties": _DAY_FIELDS}
+_QUESTION = {"type": ["string", "null"], "description": "null when STORE_QUERIES=false"}
+_SCHEMAS["Analytics"] = {
+    "type": "object",
+    "required": [
+        "period", "since", "until", "queries_hidden", "totals", "by_day", "models", "most_asked", "most_refused",
+        "most_down_voted",
+    ],
+    "properties": {
+        "period": {"type": "string", "enum": ["day", "week", "month"]},
+        "since": {"type": "string", "format": "date-time", "description": "inclusive: midnight UTC of the first day"},
+        "until": {"type": "string", "format": "date-time", "description": "exclusive: midnight UTC after the last day"},
+        "queries_hidden": {"type": "boolean", "description": "STORE_QUERIES=false: every question text is null"},
+        "totals": {"$ref": "#/components/schemas/AnalyticsTotals"},
+        "by_day": {"type": "array", "items": {"$ref": "#/components/schemas/AnalyticsDay"}},
+        "models": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["model", "answers", "prompt_tokens", "completion_tokens", "price_per_million", "cost_usd"],
+                "properties": {
+                    "model": _NULLABLE_STRING,
+                    "answers": {"type": "integer", "minimum": 0},
+                    "prompt_tokens": {"type": "integer", "minimum": 0},
+                    "completion_tokens": {"type": "integer", "minimum": 0},
+                    "price_per_million": {
+                        "type": ["object", "null"],
+                        "properties": {"prompt": {"type": "number"}, "completion": {"type": "number"}},
+                    },
+                    "cost_usd": _USD,
+                },
+            },
+        },
+        "most_asked": {
+            "type": "array",
+            "description": "questions counted together when they differ only by case and whitespace",
+            "items": {
+                "type": "object",
+                "required": ["query", "count", "refused"],
+                "properties": {"query": _QUESTION, "count": {"type": "integer"}, "refused": {"type": "integer"}},
+            },
+        },
+        "most_refused": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["query", "count", "reasons"],
+                "properties": {"query": _QUESTION, "count": {"type": "integer"}, "reasons": _COUNTS},
+            },
+        },
+        "most_down_voted": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "answer_id", "down", "up", "last_down_at", "query", "answer", "mode", "model", "answered_at",
+                    "answer_logged", "reasons", "comments", "cited",
+                ],
+                "properties": {
+                    "answer_id": _STRING,
+                    "down": {"type": "integer"},
+                    "up": {"type": "integer"},
+                    "last_down_at": {"type": "string", "format": "date-time"},
+                    "query": _QUESTION,
+                    "answer": {"type": ["string", "null"], "description": "as the reader saw it, when the rating sent it"},
+                    "mode": _NULLABLE_STRING,
+                    "model": _NULLABLE_STRING,
+                    "answered_at": _NULLABLE_TIME,
+                    "answer_logged": {"type": "boolean", "description": "false: pruned or never logged"},
+                    "reasons": _COUNTS,
+                    "comments": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["rating", "reason", "comment", "at"],
+                            "properties": {
+                                "rating": {"type": "integer", "enum": [1, -1]},
+                                "reason": _NULLABLE_STRING,
+                                "comment": _STRING,
+                                "at": {"type": "string", "format": "date-time"},
+                            },
+                        },
+                    },
+                    "cited": {
+                        "type": "array",
+                        "description": "the sections the answer cited, as the readers' snapshots name them",
+                        "items": {
+                            "type": "object",
+                            "required": ["chunk_id"],
+                            "properties": {"chunk_id": _STRING, "title": _STRING, "section": _STRING, "url": _STRING},
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -373,6 +510,28 @@ def document() -> dict:
                             "headers": {**_REQUEST_ID_HEADER, **_RATE_HEADERS},
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
+                        "400": _error("A parameter is out of range or given twice", limited=True),
+                        "401": _error("The admin key is missing or wrong", limited=True),
+                        "403": _error("ADMIN_API_KEY is not set: the route is disabled", limited=True),
+                        "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
+                        "500": _error("A bug; the message says nothing internal and the log has the trace", limited=True),
+                        "503": _error("The database is down; retry later", retry_after=True, limited=True),
+                    },
+                },
+            },
+            "/v1/admin/analytics": {
+                "get": {
+                    "summary": "Admin: what readers asked and how it went, per UTC day, for the analytics page at /admin",
+                    "operationId": "analytics",
+                    "description": _LIMITED + " A parameter given twice is refused. Read from the answer log and the feedback.",
+                    "security": [{"admin": []}],
+                    "parameters": [
+                        _query("period", {"type": "string", "enum": ["day", "week", "month"], "default": "week"},
+                               "1, 7 or 30 UTC days, the last of them `end`"),
+                        _query("end", {"type": "string", "format": "date"}, "the last UTC day, YYYY-MM-DD; default today"),
+                    ],
+                    "responses": {
+                        "200": _json("The analytics of the period", "Analytics", limited=True),
                         "400": _error("A parameter is out of range or given twice", limited=True),
                         "401": _error("The admin key is missing or wrong", limited=True),
                         "403": _error("ADMIN_API_KEY is not set: the route is disabled", limited=True),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lib.config import Config, ConfigError
+from lib.pricing import Price
 from tests.service import REPO
 
 
@@ -42,12 +43,27 @@ def test_reads_values_and_strips_them():
         ("CHUNK_OVERLAP", "600"),
         ("SENTRY_DSN", "sentry.example.org/42"),
         ("SENTRY_DSN", "https://sentry.example.org/42"),
+        ("MODEL_PRICES", "gpt-4o-mini=cheap"),
+        ("MODEL_PRICES", "gpt-4o-mini:0.15/0.60"),
+        ("RETENTION_DAYS", "-1"),
+        ("RETENTION_DAYS", "a year"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
     with pytest.raises(ConfigError) as caught:
         Config.from_environ({name: value})
     assert str(caught.value).startswith(name)
+
+
+def test_model_prices_add_to_the_default_price_and_replace_it_when_they_name_its_model():
+    assert Config.from_environ({}).prices == {"gpt-4o-mini": Price(prompt=0.15, completion=0.6)}
+    config = Config.from_environ({"MODEL_PRICES": "gpt-4o-mini=0.2/0.8, local-llama=0/0"})
+    assert config.prices == {"gpt-4o-mini": Price(prompt=0.2, completion=0.8), "local-llama": Price(prompt=0, completion=0)}
+
+
+def test_retention_days_keeps_the_answer_log_for_ever_unless_set():
+    assert Config.from_environ({}).retention_days == 0
+    assert Config.from_environ({"RETENTION_DAYS": "90"}).retention_days == 90
 
 
 def test_the_service_refuses_to_start_on_a_bad_value_without_a_traceback():

@@ -284,11 +284,13 @@ class _Cors(falcon.CORSMiddleware):
 class Fixed:
     """A resource that serves one document: a JSON value, a text, or a file read when asked for."""
 
-    def __init__(self, content: str | dict | Path, content_type: str = falcon.MEDIA_HTML):
+    def __init__(self, content: str | dict | Path, content_type: str = falcon.MEDIA_HTML, headers: dict | None = None):
         self._content = content
         self._content_type = content_type
+        self._headers = dict(headers or {})
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.set_headers(self._headers)
         if isinstance(self._content, dict):
             resp.media = self._content
             return

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Mapping, Protocol
 
 from lib.config import Config
+from lib.pricing import Price
 from lib.storage.postgres import PostgresDatabase
 from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult
 from lib.storage.sqlite import SqliteDatabase, path_from_url
@@ -65,6 +66,19 @@ class Store(Protocol):
 
     async def summary(self, since: datetime | None = None, until: datetime | None = None) -> dict:
         """Votes and reasons per UTC day, the share of unanswerable answers, the most down-voted questions."""
+
+    async def analytics(self, since: datetime, until: datetime, prices: Mapping[str, Price]) -> dict:
+        """The author's analytics of [since, until): answers, votes, latency, tokens and cost per UTC day and in
+        total, and the most asked, most refused and most down-voted; see lib.storage.analytics for the shape.
+
+        With STORE_QUERIES=false every question text is None, even one logged before.
+        """
+
+    async def prune_answers(self, before: datetime) -> int:
+        """Delete the answer log's rows written before `before`, a batch at a time; return how many went.
+
+        Feedback is kept: a reader's rating, with the snapshot the reader sent, is never pruned.
+        """
 
     async def export_cases(self, rating: int = -1) -> list[dict]:
         """Rated answers as evaluation cases: query, retrieved chunk ids, reason, comment, ids; oldest first."""

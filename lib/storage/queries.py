@@ -113,6 +113,12 @@ WHERE f.rating = :rating
 ORDER BY f.created_at, f.feedback_id
 """
 
+# Oldest first, a batch at a time; feedback is never pruned: a reader's rating keeps its own snapshot.
+DELETE_OLD_ANSWERS = """
+DELETE FROM answers
+WHERE id IN (SELECT id FROM answers WHERE created_at < :before ORDER BY created_at LIMIT :batch)
+"""
+
 
 def where(filters: dict[str, str], present) -> str:
     """The AND of the fixed fragments named in `present`, or TRUE when there are none."""

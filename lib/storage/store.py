@@ -11,12 +11,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import Callable, Protocol, Sequence, TypeVar
+from typing import Callable, Mapping, Protocol, Sequence, TypeVar
 
 import attrs
 
 from lib.errors import InvalidRequest, Unavailable
-from lib.storage import queries
+from lib.pricing import Price
+from lib.storage import analytics, queries
 from lib.storage.answer_log import AnswerLog
 from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_PAGE = 500
+PRUNE_BATCH = 1000  # answers deleted per statement: a big first prune never holds the table for long
 TOP_QUESTIONS = 10
 CLOSE_TIMEOUT = 2.0
 UNAVAILABLE = "the feedback database is unavailable; try again shortly"
@@ -146,6 +148,23 @@ class SqlStore:
         }
         by_day, answers, questions = await self._call(self._summary_rows, params)
         return _summary(window, by_day, answers, questions)
+
+    async def analytics(self, since: datetime, until: datetime, prices: Mapping[str, Price]) -> dict:
+        window = {"since": since, "until": until}
+        params = {name: self._database.timestamp(_utc(value, name)) for name, value in window.items()}
+        rows = await self._call(self._analytics_rows, params)
+        return analytics.report(
+            since=since, until=until, **rows, prices=prices, show_queries=self._store_queries
+        )
+
+    async def prune_answers(self, before: datetime) -> int:
+        cutoff = self._database.timestamp(_utc(before, "before"))
+        removed = 0
+        while True:  # one bounded call per batch, each within the timeout
+            deleted = await self._call(self._delete_answers, cutoff)
+            removed += deleted
+            if deleted < PRUNE_BATCH:
+                return removed
 
     async def export_cases(self, rating: int = -1) -> list[dict]:
         if rating not in (1, -1):
@@ -280,6 +299,25 @@ class SqlStore:
                 session.query(answers, **params),
                 session.query(questions, **params, top=TOP_QUESTIONS),
             )
+
+    def _analytics_rows(self, params: dict) -> dict[str, list[dict]]:
+        answers_day, feedback_day = self._database.day("a.created_at"), self._database.day("f.created_at")
+        with self._database.session() as session:
+            down_voted = session.query(analytics.DOWN_VOTED, **params, top=analytics.TOP)
+            ids = {f"id_{n}": row["answer_id"] for n, row in enumerate(down_voted)}
+            details = analytics.DOWN_VOTED_DETAILS.format(ids=analytics.id_list(len(ids)))
+            return {
+                "answers": session.query(analytics.ANSWERS_BY_DAY.format(day=answers_day), **params),
+                "latencies": session.query(analytics.LATENCIES.format(day=answers_day), **params),
+                "feedback": session.query(analytics.FEEDBACK_BY_DAY.format(day=feedback_day), **params),
+                "questions": session.query(analytics.QUESTIONS, **params),
+                "down_voted": down_voted,
+                "details": session.query(details, **params, **ids) if ids else [],
+            }
+
+    def _delete_answers(self, cutoff) -> int:
+        with self._database.session() as session:
+            return session.execute(queries.DELETE_OLD_ANSWERS, before=cutoff, batch=PRUNE_BATCH)
 
 
 def _utc(value: datetime, name: str) -> datetime:

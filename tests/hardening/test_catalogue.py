@@ -60,6 +60,11 @@ def admin(name, params: str, status=400, code="invalid_request", field=None, **m
     return Case(name, "GET", "/v1/feedback" + params, status, code, field, admin=more.pop("admin", True), key=False, **more)
 
 
+def analytics(name, params: str, status=400, code="invalid_request", field=None, **more) -> Case:
+    path = "/v1/admin/analytics" + params
+    return Case(name, "GET", path, status, code, field, admin=more.pop("admin", True), key=False, **more)
+
+
 def turns(n: int, content: str = "earlier question") -> list[dict]:
     return [{"role": "user" if i % 2 == 0 else "assistant", "content": content} for i in range(n)]
 
@@ -178,6 +183,14 @@ CASES = [
     admin("a NUL in the cursor", "?before=%00", field="before"),
     admin("a parameter given twice", "?limit=1&limit=2", field="limit"),
     admin("an unknown parameter", "?drop=table", field="drop"),
+    # GET /v1/admin/analytics (admin)
+    analytics("analytics without a key", "", status=401, code="unauthorized", admin=False),
+    analytics("analytics with a reader's key", "", status=401, code="unauthorized", admin=False, headers={"Authorization": f"Bearer {KEY}"}),
+    analytics("a period that does not exist", "?period=year", field="period"),
+    analytics("an end that is no day", "?end=2025-02-30", field="end"),
+    analytics("an end with a time", "?end=2025-03-01T00:00:00Z", field="end"),
+    analytics("a period given twice", "?period=day&period=week", field="period"),
+    analytics("an unknown analytics parameter", "?limit=5", field="limit"),
     # Routes and methods
     Case("GET on the query route", "GET", "/v1/query", 405, "method_not_allowed"),
     Case("DELETE on health", "DELETE", "/health", 405, "method_not_allowed"),

@@ -1,0 +1,61 @@
+"""GET /v1/admin/analytics: the book's author sees what readers asked and how it went, behind ADMIN_API_KEY."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from attrs import field, frozen
+
+from lib.access import bearer_token, require_admin_key
+from lib.errors import InvalidRequest
+from lib.http import Incoming, Reply
+from lib.storage.analytics import window
+from lib.validation import build, one_of
+
+ROUTE = "GET /v1/admin/analytics"
+PERIODS = {"day": 1, "week": 7, "month": 30}  # UTC days in the report, the last one being `end`
+
+
+def _day(value) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest("end must be a day written YYYY-MM-DD, such as 2026-11-24", field="end") from None
+
+
+@frozen
+class AdminRequest:
+    """The caller's key, and the parameters still as text: they are read only once the key is right."""
+
+    token: str | None
+    params: dict
+
+
+@frozen
+class AnalyticsQuery:
+    period: str = field(default="week", validator=one_of(tuple(PERIODS)))
+    end: date | None = field(default=None, converter=_day)  # the report's last UTC day; None: today
+
+    FIELDS = ("period", "end")
+
+    @classmethod
+    def from_params(cls, params: dict) -> "AnalyticsQuery":
+        return build(cls, params, allowed=cls.FIELDS)
+
+    def window(self, today: date) -> tuple[datetime, datetime]:
+        return window(self.end or today, PERIODS[self.period])
+
+
+def parse(incoming: Incoming) -> AdminRequest:
+    return AdminRequest(token=bearer_token(incoming.headers), params=dict(incoming.params))
+
+
+async def handle(request: AdminRequest, clients) -> Reply:
+    """The analytics of the period's UTC days: per day, in total, and the tables of questions and answers."""
+    require_admin_key(request.token, clients.config.admin_api_key, ROUTE)
+    query = AnalyticsQuery.from_params(request.params)
+    since, until = query.window(datetime.now(timezone.utc).date())
+    report = await clients.store.analytics(since=since, until=until, prices=clients.config.prices)
+    return Reply(body={"period": query.period, **report}, headers={"Cache-Control": "no-store"})
