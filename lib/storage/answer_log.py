@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 CAPACITY = 1000
 BATCH_SIZE = 100
 _POLL = 0.5
+LINGER = 0.05  # seconds a batch waits for more answers: under load, fewer and larger writes
 _WAKE = object()  # put by close() so the writer needn't wait for its next poll
 
 
@@ -107,9 +108,10 @@ class AnswerLog:
                 batch = [self._queue.get(timeout=_POLL)]
             except queue.Empty:
                 continue
-            while len(batch) < self._batch_size:
+            deadline = time.monotonic() + LINGER
+            while len(batch) < self._batch_size and batch[-1] is not _WAKE:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             batch = [record for record in batch if record is not _WAKE]

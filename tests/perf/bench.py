@@ -316,7 +316,7 @@ def _start_profile(server: Server, scenario: Scenario, folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
     seconds = int(scenario.warmup + scenario.duration)
     output = folder / f"{server.name}-{scenario.name}.txt"
-    command = ["py-spy", "record", "--pid", str(server.process.pid), "--duration", str(seconds), "--rate", "250",
+    command = ["py-spy", "record", "--pid", str(server.process.pid), "--duration", str(seconds), "--rate", "1000",
                "--format", "raw", "--output", str(output), "--nonblocking"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), output
 
