@@ -24,6 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Mapping
 
 from lib import pricing
+from lib.storage.records import iso
 
 TOP = 10  # rows of each table
 OUTCOMES = ("answered", "extractive", "refused")
@@ -315,16 +316,16 @@ def _answer_detail(summary: dict, rows: list[dict], show_queries: bool) -> dict:
         "answer_id": summary["answer_id"],
         "down": int(summary["down"]),
         "up": int(summary["up"]),
-        "last_down_at": _iso(summary["last_down_at"]),
+        "last_down_at": iso(summary["last_down_at"]),
         "query": question if show_queries else None,
         "answer": snapshots[-1]["answer"] if snapshots else None,
         "mode": logged["mode"] if logged else None,
         "model": logged["model"] if logged else None,
-        "answered_at": _iso(logged["answered_at"]) if logged else None,
+        "answered_at": iso(logged["answered_at"]) if logged else None,
         "answer_logged": logged is not None,
         "reasons": dict(sorted(downs.items())),
         "comments": [
-            {"rating": row["rating"], "reason": row["reason"], "comment": row["comment"], "at": _iso(row["created_at"])}
+            {"rating": row["rating"], "reason": row["reason"], "comment": row["comment"], "at": iso(row["created_at"])}
             for row in rows
             if row["comment"]
         ][-_MAX_COMMENTS:],
@@ -348,11 +349,3 @@ def _sources_seen(rows: Iterable[dict]) -> dict[str, dict]:
                 {name: source[name] for name in _SOURCE_TEXT_FIELDS if isinstance(source.get(name), str)},
             )
     return found
-
-
-def _iso(value: datetime | str | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).isoformat()

@@ -12,6 +12,15 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | str | None) -> str | None:
+    """A timestamp from either driver as ISO 8601 in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(timezone.utc).isoformat()
+
+
 def _aware(instance, attribute, value: datetime) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"{attribute.name} must be a datetime with a time zone, got {value!r}")

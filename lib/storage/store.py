@@ -19,7 +19,7 @@ from lib.errors import InvalidRequest, Unavailable
 from lib.pricing import Price
 from lib.storage import analytics, queries
 from lib.storage.answer_log import AnswerLog
-from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult
+from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult, iso
 
 log = logging.getLogger(__name__)
 
@@ -326,15 +326,6 @@ def _utc(value: datetime, name: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def _iso(value: datetime | str | None) -> str | None:
-    """A timestamp from either driver as ISO 8601 in UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).isoformat()
-
-
 def _encode_cursor(created_at: str, feedback_id: str) -> str:
     raw = json.dumps([created_at, feedback_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -364,7 +355,7 @@ def _feedback_item(row: dict) -> dict:
         "rating": row["rating"],
         "reason": row["reason"],
         "comment": row["comment"],
-        "created_at": _iso(row["created_at"]),
+        "created_at": iso(row["created_at"]),
         "query": row["answer_query"] if row["answer_query"] is not None else row["feedback_query"],
         "answer": row["answer"],
         "sources": json.loads(row["sources"]),
@@ -380,7 +371,7 @@ def _feedback_item(row: dict) -> dict:
         "model": row["model"],
         "collection": row["collection"],
         "index_version": row["index_version"],
-        "answered_at": _iso(row["answered_at"]),
+        "answered_at": iso(row["answered_at"]),
     }
 
 
@@ -420,8 +411,8 @@ def _summary(window: dict, by_day: list[dict], answers: list[dict], questions: l
             refusals[reason] = refusals.get(reason, 0) + int(row["n"])
     unanswerable = sum(refusals.values())
     return {
-        "since": _iso(window["since"]),
-        "until": _iso(window["until"]),
+        "since": iso(window["since"]),
+        "until": iso(window["until"]),
         "feedback": totals,
         "by_day": list(days.values()),
         "answers": {
@@ -431,7 +422,7 @@ def _summary(window: dict, by_day: list[dict], answers: list[dict], questions: l
             "by_refusal_reason": refusals,
         },
         "most_down_voted": [
-            {"query": row["query"], "down_votes": int(row["down_votes"]), "last_at": _iso(row["last_at"])}
+            {"query": row["query"], "down_votes": int(row["down_votes"]), "last_at": iso(row["last_at"])}
             for row in questions
         ],
     }
