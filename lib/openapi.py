@@ -58,6 +58,18 @@ _RATE_HEADERS = {
 }
 
 
+def _admin_errors() -> dict:
+    """What an admin route (ADMIN_API_KEY, rate-limited, reading the database) can answer besides 200."""
+    return {
+        "400": _error("A parameter is out of range or given twice", limited=True),
+        "401": _error("The admin key is missing or wrong", limited=True),
+        "403": _error("ADMIN_API_KEY is not set: the route is disabled", limited=True),
+        "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
+        "500": _error("A bug; the message says nothing internal and the log has the trace", limited=True),
+        "503": _error("The database is down; retry later", retry_after=True, limited=True),
+    }
+
+
 def _error(description: str, *, retry_after: bool = False, limited: bool = False) -> dict:
     return {
         "description": description,
@@ -510,12 +522,7 @@ def document() -> dict:
                             "headers": {**_REQUEST_ID_HEADER, **_RATE_HEADERS},
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
-                        "400": _error("A parameter is out of range or given twice", limited=True),
-                        "401": _error("The admin key is missing or wrong", limited=True),
-                        "403": _error("ADMIN_API_KEY is not set: the route is disabled", limited=True),
-                        "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
-                        "500": _error("A bug; the message says nothing internal and the log has the trace", limited=True),
-                        "503": _error("The database is down; retry later", retry_after=True, limited=True),
+                        **_admin_errors(),
                     },
                 },
             },
@@ -532,12 +539,7 @@ def document() -> dict:
                     ],
                     "responses": {
                         "200": _json("The analytics of the period", "Analytics", limited=True),
-                        "400": _error("A parameter is out of range or given twice", limited=True),
-                        "401": _error("The admin key is missing or wrong", limited=True),
-                        "403": _error("ADMIN_API_KEY is not set: the route is disabled", limited=True),
-                        "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
-                        "500": _error("A bug; the message says nothing internal and the log has the trace", limited=True),
-                        "503": _error("The database is down; retry later", retry_after=True, limited=True),
+                        **_admin_errors(),
                     },
                 },
             },

@@ -3,16 +3,14 @@
 It answers what qdrant-client sends for the service's requests: `GET /`
 (version, read by the client's compatibility check), `GET /healthz`,
 `/livez` and `/readyz`, `GET /collections/{name}/exists`,
-`GET /collections/{name}`, `POST /collections/{name}/points/query`, its
-`/batch`, and `POST /collections/{name}/points` (points by id); its JSON has
-the shapes of qdrant_client.models, checked at start-up.
+`GET /collections/{name}` and `POST /collections/{name}/points/query`; its
+JSON has the shapes of qdrant_client.models, checked at start-up.
 
 Every query gets the same passages of a generated book, each carrying the
 dense vector of `QUESTION` as the loopback OpenAI embeds it, so a question
 that shares most of its words scores well above the refusal threshold and
-the service goes on to call the model. A dense query is scored as Qdrant
-scores it: the cosine of the query's vector with the passages'; a fused or
-sparse query gets the scores Reciprocal Rank Fusion gives each rank. Responses are built once: the fake's
+the service goes on to call the model. The hits' scores are those Reciprocal
+Rank Fusion gives each rank. Responses are built once: the fake's
 own work per request is small, so that on a two-core machine it takes as
 little as it can from the service it measures.
 """
@@ -37,7 +35,7 @@ COLLECTION = "book_chunks_v1"
 VERSION = "1.20.0"
 INDEX_VERSION = "bench00000000001"
 MAX_LIMIT = 100
-_POINTS_PATH = re.compile(r"/collections/([^/]+)/points(/query|/query/batch)?")
+_QUERY_PATH = re.compile(r"/collections/([^/]+)/points/query")
 _INFO_PATH = re.compile(r"/collections/([^/]+)(/exists)?")
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain")]
@@ -52,9 +50,6 @@ class FakeQdrant:
         self._points = points
         self._info = _envelope(_collection_info(dimensions, points, embedding_model))
         vector = _dense(embed(QUESTION, dimensions))
-        self._unit = numpy.asarray(vector, dtype=numpy.float32)
-        self._ids = [str(uuid.UUID(int=n + 1)) for n in range(MAX_LIMIT)]
-        self._vector_json = json.dumps({"dense": vector}, separators=(",", ":"))
         # The fused hits' JSON, without and with their vectors, for every limit: built once.
         self._ranked = {}
         for with_vector in (False, True):
@@ -80,19 +75,14 @@ class FakeQdrant:
             return 200, _JSON, json.dumps({"title": "qdrant - vector search engine", "version": VERSION}).encode()
         if method == "GET" and path in ("/healthz", "/livez", "/readyz"):
             return 200, _TEXT, b"healthz check passed"
-        points = _POINTS_PATH.fullmatch(path)
-        if method == "POST" and points:
-            name, kind = points.groups()
-            if name != COLLECTION:
-                return _not_found(name)
-            request = json.loads(body or b"{}")
-            if kind == "/query":
-                result = self._query(request)
-            elif kind == "/query/batch":
-                result = "[" + ",".join(self._query(search) for search in request["searches"]) + "]"
-            else:
-                result = self._records(request)
-            return 200, _JSON, f'{{"result":{result},"status":"ok","time":0.0001}}'.encode()
+        query = _QUERY_PATH.fullmatch(path)
+        if method == "POST" and query:
+            if query.group(1) != COLLECTION:
+                return _not_found(query.group(1))
+            search = json.loads(body or b"{}")  # the query's own limit, not its prefetches'
+            limit = min(MAX_LIMIT, int(search.get("limit") or 10))
+            hits = self._ranked[bool(search.get("with_vector"))][limit]
+            return 200, _JSON, f'{{"result":{hits},"status":"ok","time":0.0001}}'.encode()
         info = _INFO_PATH.fullmatch(path)
         if method == "GET" and info:
             name, exists = info.groups()
@@ -100,24 +90,6 @@ class FakeQdrant:
                 return 200, _JSON, _envelope({"exists": name == COLLECTION})
             return (200, _JSON, self._info) if name == COLLECTION else _not_found(name)
         return 404, _JSON, json.dumps({"status": {"error": f"Not found: {method} {path}"}, "time": 0.0}).encode()
-
-
-    def _query(self, search: dict) -> str:
-        """One query's result: scored by cosine when it is a dense vector, else the passages in fused order."""
-        limit = min(MAX_LIMIT, int(search.get("limit") or 10))
-        query = search.get("query")
-        if isinstance(query, dict):  # the client sends a vector as {"nearest": [...]}
-            query = query.get("nearest", query)
-        if isinstance(query, list) and not search.get("prefetch"):
-            vector = numpy.asarray(query, dtype=numpy.float32)
-            score = float(vector @ self._unit / (numpy.linalg.norm(vector) or 1.0))
-            return '{"points":[' + ",".join(f'{{"id":"{id}","version":1,"score":{score:.6f}}}' for id in self._ids[:limit]) + "]}"
-        return self._ranked[bool(search.get("with_vector"))][limit]
-
-    def _records(self, request: dict) -> str:
-        """Points by id, with the passages' vector when asked for (the payload is left out)."""
-        vector = f',"vector":{self._vector_json}' if request.get("with_vector") else ""
-        return "[" + ",".join(f'{{"id":"{id}"{vector}}}' for id in request.get("ids", [])) + "]"
 
 
 def _envelope(result) -> bytes:
