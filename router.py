@@ -15,7 +15,7 @@ from lib import logs, monitoring, openapi
 from lib.clients import open_clients
 from lib.config import Config, ConfigError
 from lib.hosts import Pool, aws_lambda, falcon_host
-from lib.http import Route
+from lib.hosts.messages import Route
 
 STATIC = Path(__file__).parent / "lib" / "static"
 # The analytics page's policy also as a header, for what a <meta> can't say: no framing, no referrer.

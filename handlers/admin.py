@@ -8,7 +8,7 @@ from attrs import field, frozen
 
 from lib.access import bearer_token, require_admin_key
 from lib.errors import InvalidRequest
-from lib.http import Incoming, Reply
+from lib.hosts.messages import Incoming, Reply
 from lib.storage.analytics import window
 from lib.validation import build, one_of
 

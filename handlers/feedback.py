@@ -10,7 +10,7 @@ from attrs import field, frozen
 
 from lib.access import bearer_token, require_admin_key
 from lib.errors import InvalidRequest
-from lib.http import Incoming, Reply
+from lib.hosts.messages import Incoming, Reply
 from lib.storage.records import FeedbackRecord
 from lib.validation import build, integer, one_of, strip, text
 

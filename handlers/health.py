@@ -6,10 +6,10 @@ import asyncio
 
 from attrs import frozen
 
-from lib import __version__, retrieval
+from lib import __version__
+from lib.answer import retrieval
 from lib.breaker import OPEN
-from lib.guards import guards
-from lib.http import Incoming, Reply
+from lib.hosts.messages import Incoming, Reply
 
 CHECK_TIMEOUT_SECONDS = 2.0
 HEALTHY, UNHEALTHY, DISABLED = "healthy", "unhealthy", "disabled"
@@ -51,7 +51,7 @@ async def _vector_db(clients):
 async def _openai(clients):
     if clients.openai is None:
         return DISABLED, None, None
-    guard = guards(clients)
+    guard = clients.guards
     if guard.budget.exhausted:
         return UNHEALTHY, f"the daily token budget is spent: answers are extractive for {guard.budget.resets_in()} s", None
     if guard.openai.state == OPEN:

@@ -13,7 +13,7 @@ from attrs import frozen
 
 from lib.access import bearer_token
 from lib.errors import Unauthorized
-from lib.http import Incoming, Reply
+from lib.hosts.messages import Incoming, Reply
 from lib.metrics import CONTENT_TYPE
 
 

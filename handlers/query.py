@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 import attrs
 from attrs import field, frozen
 
-from lib import answers, generation, retrieval
+from lib.answer import compose, generation, retrieval
 from lib.access import presented_key
 from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, InvalidRequest, Unavailable
-from lib.http import Incoming, Reply
+from lib.hosts.messages import Incoming, Reply
 from lib.storage.records import AnswerRecord
 from lib.validation import boolean, build, integer, one_of, strip, text
 
@@ -102,7 +102,7 @@ def _key(request: QueryRequest, clients, collection: retrieval.Collection | None
 
 
 def _prepare(request: QueryRequest, clients, collection):
-    return answers.prepare(
+    return compose.prepare(
         clients,
         collection,
         query=request.query,
@@ -112,7 +112,7 @@ def _prepare(request: QueryRequest, clients, collection):
     )
 
 
-def _body(request: QueryRequest, answer_id: str, answer: answers.Answer, cached: bool = False) -> dict:
+def _body(request: QueryRequest, answer_id: str, answer: compose.Answer, cached: bool = False) -> dict:
     """The reply; a cached answer cost no tokens this time, and says so."""
     generated = answer.generated
     spent = generated is not None and not cached
@@ -133,7 +133,7 @@ def _body(request: QueryRequest, answer_id: str, answer: answers.Answer, cached:
     }
 
 
-def _log(request: QueryRequest, clients, body: dict, answer: answers.Answer, started: float) -> None:
+def _log(request: QueryRequest, clients, body: dict, answer: compose.Answer, started: float) -> None:
     """Hand the answer to the answer log, which writes it off the request's path, and count it in the metrics;
     a cache hit too, with its own id."""
     generated = answer.generated
@@ -160,7 +160,7 @@ def _log(request: QueryRequest, clients, body: dict, answer: answers.Answer, sta
     )
 
 
-def _worth_keeping(answer: answers.Answer) -> bool:
+def _worth_keeping(answer: compose.Answer) -> bool:
     return not answer.from_fallback
 
 
@@ -190,7 +190,7 @@ async def _stream(request: QueryRequest, clients, started: float, fields: dict):
     except ApiError as error:
         yield "error", error.body(request.request_id)
         return
-    yield "sources", answers.sources(plan)
+    yield "sources", compose.sources(plan)
     answer = plan.answer
     fallback = False
     if answer is None:
@@ -240,8 +240,8 @@ def _log_fields(body: dict) -> dict:
     return {"mode": body["mode"], "cached": body["cached"], "answerable": body["answerable"], **body["usage"]}
 
 
-async def _fresh(request: QueryRequest, clients, collection) -> answers.Answer:
-    return await answers.answer(await _prepare(request, clients, collection), clients)
+async def _fresh(request: QueryRequest, clients, collection) -> compose.Answer:
+    return await compose.answer(await _prepare(request, clients, collection), clients)
 
 
 async def handle(request: QueryRequest, clients) -> Reply:

@@ -13,9 +13,7 @@ import logging
 import math
 import random
 import time
-from typing import Any, Awaitable, Callable, TypeVar
-
-from lib.errors import Unavailable
+from typing import Awaitable, Callable, TypeVar
 
 log = logging.getLogger("bookbot")
 
@@ -156,32 +154,3 @@ async def retrying(
             # Full jitter: callers that failed together don't come back together.
             await asyncio.sleep(random.uniform(0, base_delay * 2 ** (attempt - 1)))
     raise AssertionError("unreachable")
-
-
-class GuardedStore:
-    """The Store of lib.storage behind a breaker: once the database is known down, calls answer 503 at once.
-
-    Only Unavailable (the store's "the database is down") counts as a failure;
-    log_answer, stats and close pass through untouched.
-    """
-
-    _GUARDED = (
-        "migrate", "ping", "record_feedback", "list_feedback", "summary", "analytics", "prune_answers", "export_cases",
-    )
-
-    def __init__(self, store: Any, breaker: CircuitBreaker):
-        self._store = store
-        self.breaker = breaker
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._store, name)
-        if name not in self._GUARDED:
-            return attribute
-        return lambda *args, **kwargs: self._guarded(attribute, *args, **kwargs)
-
-    async def _guarded(self, method: Callable[..., Awaitable[T]], *args, **kwargs) -> T:
-        try:
-            with self.breaker.call(counts=lambda error: isinstance(error, Unavailable)):
-                return await method(*args, **kwargs)
-        except CircuitOpen as error:
-            raise Unavailable("the feedback database is unavailable; try again shortly", retry_after=error.retry_after_seconds) from None

@@ -145,7 +145,7 @@ class Caches:
         self.collection = Cache("collection", COLLECTION_SIZE, COLLECTION_TTL)
         self.health = Cache("health", HEALTH_SIZE, HEALTH_TTL)
 
-    def clear(self) -> None:
+    def index_changed(self) -> None:
         """Forget what is known of the index and of health: the indexer calls this when it starts and ends.
 
         Answers and embeddings stay: an answer's key names its index version,

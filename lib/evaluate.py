@@ -5,11 +5,11 @@ A cases file has one JSON object a line:
 - `{"query": …, "expected_url": "/docs/page#anchor"}`: the section that answers it;
 - `{"query": …, "source": "api/index.md", "heading": "Routes"}`: the same, by file and heading;
 - `{"query": …, "answerable": false}`: the book does not cover it;
-- `{"query": …, "retrieved": [chunk ids], "reason": …}`, as `python -m lib.feedback export`
+- `{"query": …, "retrieved": [chunk ids], "reason": …}`, as `python -m lib.export_cases`
   writes it: a rated answer whose right section is not known yet.
 
 Each question goes through the service's own code: `retrieval.search` for the
-ranking figures, and the query handler's path (lib.answers.prepare) then its extractive answer
+ranking figures, and the query handler's path (lib.compose.prepare) then its extractive answer
 for refusals and citations (no language model is called, so a run costs at
 most two embeddings a question).
 """
@@ -31,11 +31,11 @@ from typing import Awaitable, Callable, Iterable, Sequence, TextIO
 import attrs
 from attrs import frozen
 
-from lib import answers, generation, retrieval
+from lib.answer import compose, generation, retrieval
 from lib.clients import Clients, open_clients
 from lib.config import DEFAULT_DENSE_THRESHOLD, DEFAULT_LEXICAL_THRESHOLD, Config, ConfigError
 from lib.errors import ApiError, Unavailable
-from lib.indexer import chunks_of, index_chunks, load_pages
+from lib.index.indexer import chunks_of, index_chunks, load_pages
 
 DEPTH = 10  # how far down the ranking the ranking figures look
 RANKS = (1, 5, 10)
@@ -151,7 +151,7 @@ def service_answerer() -> Answerer:
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
         collection = await retrieval.describe_collection(clients)
-        plan = await answers.prepare(clients, collection, query=query, top_k=top_k)
+        plan = await compose.prepare(clients, collection, query=query, top_k=top_k)
         done = plan.answer if plan.answer is not None else plan.fallback()
         return Answered(done.refusal_reason, tuple(plan.retrieved), tuple(done.passages), done.text)
 
@@ -159,7 +159,7 @@ def service_answerer() -> Answerer:
 
 
 def threshold_answerer(mode: str, threshold: float, collection: retrieval.Collection) -> Answerer:
-    """For modes the service is not configured for: search in `mode`, refuse as lib.answers.prepare does below `threshold`."""
+    """For modes the service is not configured for: search in `mode`, refuse as lib.compose.prepare does below `threshold`."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
         found = tuple(await retrieval.search(clients, query, top_k, collection, mode=mode))

@@ -1,13 +1,12 @@
 """What protects one pool of clients: a breaker per dependency, the per-client rate limits, the day's token budget.
 
-The guards live exactly as long as the pool they protect: made from its
-configuration on first use, dropped when the pool is. A test that opens a
-fresh pool starts with closed breakers and full buckets.
+The guards are a field of the pool (`clients.guards`), made from its
+configuration with it: a test that opens a fresh pool starts with closed
+breakers and full buckets.
 """
 
 from __future__ import annotations
 
-import weakref
 from functools import partial
 
 from attrs import define
@@ -43,17 +42,3 @@ class Guards:
             qdrant=breaker("the vector store", "qdrant"),
             database=breaker("the database", "database"),
         )
-
-
-_BY_POOL: dict[int, Guards] = {}
-
-
-def guards(clients) -> Guards:
-    """The guards of this pool of clients."""
-    key = id(clients)
-    found = _BY_POOL.get(key)
-    if found is None:
-        found = _BY_POOL[key] = Guards.from_config(clients.config)
-        # Forget them with the pool, before its id can be given to another object.
-        weakref.finalize(clients, _BY_POOL.pop, key, None)
-    return found

@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 
-from lib.clients import VectorStoreLocked, open_openai, open_qdrant
+from lib.clients import open_openai
+from lib.index.vector_store import VectorStoreLocked, open_qdrant
 from lib.config import Config, ConfigError
-from lib.indexer import CollectionMismatch, index_sources
+from lib.index.indexer import CollectionMismatch, index_sources
 
 EMBED_RETRIES = 5
 

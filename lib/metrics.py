@@ -35,7 +35,6 @@ from prometheus_client.registry import Collector
 
 from lib import __version__
 from lib.breaker import CLOSED
-from lib.guards import guards
 
 # No `_created` series: the text format has no place for them but as gauges of their own, one per counter.
 disable_created_metrics()
@@ -172,7 +171,7 @@ class _PoolCollector(Collector):
         clients = self._clients()
         if clients is None:
             return
-        guard = guards(clients)
+        guard = clients.guards
         yield from _caches(clients.caches.stats())
         yield from _dependencies(guard)
         yield from _limits(guard)

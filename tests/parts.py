@@ -9,7 +9,7 @@ from qdrant_client import AsyncQdrantClient
 
 from lib.clients import Clients, open_clients, open_openai
 from lib.config import REPO_ROOT, Config
-from lib.indexer import Summary, index_sources
+from lib.index.indexer import Summary, index_sources
 
 BOOK = REPO_ROOT / "docs"
 

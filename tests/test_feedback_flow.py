@@ -38,7 +38,7 @@ def test_a_thumbs_down_leads_to_the_question_its_chunks_and_the_reason(tmp_path,
     assert summary["feedback"] and summary["most_down_voted"][0]["query"] == QUESTION
 
     export = subprocess.run(
-        [sys.executable, "-m", "lib.feedback", "export", "--rating", "-1"], cwd=REPO,
+        [sys.executable, "-m", "lib.export_cases", "--rating", "-1"], cwd=REPO,
         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url, "DATA_DIR": str(data_dir)},
         capture_output=True, text=True, timeout=60,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
-from lib.http import Route
+from lib.hosts.messages import Route
 
 
 class Pool:

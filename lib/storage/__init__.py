@@ -7,6 +7,7 @@ from typing import Mapping, Protocol
 
 from lib.config import Config
 from lib.pricing import Price
+from lib.storage.guarded import GuardedStore
 from lib.storage.postgres import PostgresDatabase
 from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult
 from lib.storage.sqlite import SqliteDatabase, path_from_url
@@ -17,6 +18,7 @@ __all__ = [
     "FeedbackPage",
     "FeedbackRecord",
     "FeedbackResult",
+    "GuardedStore",
     "Store",
     "open_store",
 ]

@@ -12,7 +12,7 @@ from handlers import admin
 from handlers.admin import AdminRequest
 from lib.config import Config
 from lib.errors import Forbidden, InvalidRequest, Unauthorized
-from lib.http import Incoming
+from lib.hosts.messages import Incoming
 from tests import analytics_log as log
 from tests.parts import pool
 

@@ -4,7 +4,7 @@ import pytest
 
 from handlers import health
 from handlers.health import HealthRequest
-from lib.clients import open_qdrant
+from lib.index.vector_store import open_qdrant
 from lib.config import Config
 from tests.parts import pool
 
@@ -77,7 +77,7 @@ async def test_caches_the_report_for_a_few_seconds(config_for, dense_index, fake
         first = await check(clients)
         fake_openai.fail_next(status=500, times=10, path="models")
         second = await check(clients)
-        clients.health_cache.clear()
+        clients.caches.index_changed()
         third = await check(clients)
     assert first == second and third[1]["services"]["openai_api"] == "unhealthy"
     assert len(fake_openai.calls("models")) >= 2

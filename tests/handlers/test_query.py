@@ -9,7 +9,7 @@ import pytest
 from handlers import query
 from handlers.query import QueryRequest
 from lib.errors import Unavailable
-from lib.generation import NOT_IN_BOOK, SYSTEM_PROMPT
+from lib.answer.generation import NOT_IN_BOOK, SYSTEM_PROMPT
 from tests.parts import pool
 
 pytestmark = pytest.mark.anyio

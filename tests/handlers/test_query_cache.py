@@ -46,7 +46,7 @@ async def test_answers_again_after_a_re_index(config_for, dense_index, fake_open
     async with pool(config_for(dense_index)) as clients:
         await ask(clients, query=QUESTION)
         await clients.qdrant.update_collection(clients.config.qdrant_collection_name, metadata={"index_version": "next"})
-        clients.caches.clear()  # as the indexer does when it finishes; else within a second
+        clients.caches.index_changed()  # as the indexer does when it finishes; else within a second
         again = await ask(clients, query=QUESTION)
     assert again["cached"] is False and len(fake_openai.calls("chat/completions")) == 2
 
@@ -88,7 +88,7 @@ async def test_keeps_one_api_keys_answers_from_another(config_for, dense_index, 
 
 
 async def test_fingerprints_the_presented_key_and_never_keeps_it():
-    from lib.http import Incoming
+    from lib.hosts.messages import Incoming
 
     incoming = Incoming("POST", "/v1/query", "r", headers={"content-type": "application/json", "authorization": "Bearer secret"}, body=b'{"query": "q"}')
     request = query.parse(incoming)

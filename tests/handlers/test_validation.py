@@ -5,7 +5,7 @@ import pytest
 from handlers.feedback import FeedbackRequest
 from handlers.query import QueryRequest
 from lib.errors import InvalidJson, InvalidRequest, UnsupportedMediaType
-from lib.http import Incoming
+from lib.hosts.messages import Incoming
 
 GOOD_FEEDBACK = {"answer_id": "ans_1", "rating": 1}
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from lib.config import Config
-from lib.generation import REWRITE_PROMPT, SYSTEM_PROMPT
+from lib.answer.generation import REWRITE_PROMPT, SYSTEM_PROMPT
 from tests.hardening.conftest import running
 from tests.parts import index_book
 

@@ -18,7 +18,7 @@ import falcon.testing
 
 from lib.config import Config
 from lib.hosts import Pool, falcon_host
-from lib.http import Reply, Route
+from lib.hosts.messages import Reply, Route
 from tests.hardening.checks import events
 
 KEY = "log-test-key-123456"

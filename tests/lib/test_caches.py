@@ -114,7 +114,7 @@ def test_the_indexer_clearing_health_forgets_the_collection_but_keeps_answers():
     caches = Caches()
     for cache in (caches.health, caches.collection, caches.answers, caches.embeddings):
         cache.put("key", "value")
-    caches.clear()
+    caches.index_changed()
     assert caches.health.get("key") is None and caches.collection.get("key") is None
     assert caches.answers.get("key") == "value" and caches.embeddings.get("key") == "value"
     assert set(caches.stats()) == {"embeddings", "answers", "collection", "health"}

@@ -4,8 +4,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from lib.chunking import Chunk, chunk_page, count_tokens, split_text
-from lib.docusaurus import Page, Section, iter_book, parse_page
+from lib.book.chunking import Chunk, chunk_page, count_tokens, split_text
+from lib.book.pages import Page, Section, iter_book, parse_page
 
 BOOK = Path(__file__).resolve().parent.parent / "fixtures" / "book"
 

@@ -5,8 +5,8 @@ import pytest
 import requests
 import responses
 
-from lib.crawl import USER_AGENT, crawl_site
-from lib.docusaurus import Page, PageError, Section
+from lib.book.crawl import USER_AGENT, crawl_site
+from lib.book.pages import Page, PageError, Section
 
 SITE = "https://book.example"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "site"

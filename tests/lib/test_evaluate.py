@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lib import evaluate, retrieval
+from lib import evaluate
+from lib.answer import retrieval
 from lib.evaluate import Answered, Case, CaseError, Outcome
 from tests.parts import pool
 

@@ -1,6 +1,6 @@
 import pytest
 
-from lib.front_matter import FrontMatterError, split_front_matter
+from lib.book.front_matter import FrontMatterError, split_front_matter
 
 
 def test_reads_the_subset_docusaurus_pages_use():

@@ -1,6 +1,6 @@
 import pytest
 
-from lib.mdx import Line, heading_text, parse_heading, to_markdown
+from lib.book.mdx import Line, heading_text, parse_heading, to_markdown
 
 
 def texts(body: str) -> list[str]:

@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from lib.breaker import CircuitOpen
 from lib.clients import Clients
 from lib.config import REPO_ROOT, Config
-from lib.guards import guards
 from lib.metrics import Metrics
 from tests.parts import pool
 
@@ -48,7 +47,7 @@ def test_what_the_pool_counts_anyway_is_read_when_scraped():
     clients.caches.answers.get("never asked")
     clients.caches.health.put("report", "ok")
     clients.caches.health.get("report")
-    guard = guards(clients)
+    guard = clients.guards
     with pytest.raises(ConnectionError), guard.qdrant.call():
         raise ConnectionError("refused")
     with pytest.raises(CircuitOpen):

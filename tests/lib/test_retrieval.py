@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy
 import pytest
 
-from lib import retrieval, sparse
+from lib.answer import retrieval
+from lib.index import sparse
 from tests.parts import pool
 
 CASES = Path(__file__).parents[1] / "eval" / "cases.jsonl"

@@ -1,6 +1,6 @@
 import pytest
 
-from lib.slugger import Slugger, slug
+from lib.book.slugger import Slugger, slug
 
 # From github-slugger's own fixtures (test/fixtures.json), in order: one slugger sees them all.
 GITHUB_SLUGGER_SEQUENCE = [

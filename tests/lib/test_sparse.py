@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lib import sparse
+from lib.index import sparse
 
 
 def test_terms_drop_stopwords_and_fold_plurals():

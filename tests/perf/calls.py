@@ -43,7 +43,8 @@ async def cpu_per_call(label: str, call, calls: int) -> float:
 
 async def measure(calls: int) -> None:
     from handlers import query
-    from lib import answers, retrieval, sparse
+    from lib.answer import compose, retrieval
+    from lib.index import sparse
     from lib.clients import open_clients
     from lib.config import Config
 
@@ -51,7 +52,7 @@ async def measure(calls: int) -> None:
     try:
         collection = await retrieval.describe_collection(clients)
         [vector] = await retrieval.embed(clients, [QUESTION])
-        plan = await answers.prepare(clients, collection, query=QUESTION)
+        plan = await compose.prepare(clients, collection, query=QUESTION)
         prefetch = [
             models.Prefetch(query=vector, using=retrieval.DENSE, limit=20),
             models.Prefetch(query=sparse.query_vector(QUESTION), using=retrieval.SPARSE, limit=20),

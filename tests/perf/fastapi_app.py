@@ -31,7 +31,8 @@ from openai import OpenAI
 from pydantic import BaseModel, Field
 from qdrant_client import QdrantClient, models
 
-from lib import generation, sparse
+from lib.answer import generation
+from lib.index import sparse
 from lib.caches import normalise
 from lib.storage import queries
 from lib.storage.postgres import PostgresDatabase, parse_url

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib import indexer
-from lib.clients import open_openai, open_qdrant
+from lib.index import indexer
+from lib.clients import open_openai
+from lib.index.vector_store import open_qdrant
 from lib.config import Config
 from tests.perf.book import write_book
 

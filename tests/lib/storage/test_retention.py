@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lib import retention
+from lib.storage import retention
 from lib.storage import store as store_module
 from tests.lib.storage.conftest import answer, feedback, until_logged
 from tests.parts import pool

@@ -19,7 +19,6 @@ from attrs import field, frozen
 
 from lib import errors, monitoring
 from lib.access import KEY_REQUIRED, key_id
-from lib.guards import guards
 
 log = logging.getLogger("bookbot")
 
@@ -166,7 +165,7 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     verdict = None
     if route.limited:
         client = f"{incoming.client} key:{key}" if key else str(incoming.client)
-        verdict = guards(clients).limiter.take(client)
+        verdict = clients.guards.limiter.take(client)
     try:
         if verdict is not None and not verdict.allowed:
             raise errors.RateLimited(f"too many requests from this client; try again in {verdict.retry_after} s")

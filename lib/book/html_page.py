@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from typing import Callable, Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from lib.docusaurus import Page, PageError, Section
+from lib.book.pages import Page, PageError, Section
 
 _VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                    "param", "source", "track", "wbr"))

@@ -9,10 +9,10 @@ from typing import Any, Iterator
 
 from attrs import frozen
 
-from lib.front_matter import FrontMatterError, split_front_matter
-from lib.mdx import Line, heading_text, parse_heading, to_markdown
-from lib.routes import doc_route
-from lib.slugger import Slugger
+from lib.book.front_matter import FrontMatterError, split_front_matter
+from lib.book.mdx import Line, heading_text, parse_heading, to_markdown
+from lib.book.doc_routes import doc_route
+from lib.book.slugger import Slugger
 
 DOC_EXTENSIONS = (".md", ".mdx")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s")

@@ -1,4 +1,4 @@
-"""Readers' feedback from the command line: `python -m lib.feedback export --rating -1 > cases.jsonl`."""
+"""python -m lib.export_cases [--rating -1] > cases.jsonl: readers' rated answers as evaluation cases."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ async def export(config: Config, rating: int, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.feedback", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    exporting = commands.add_parser("export", help="print rated answers as evaluation cases (JSON Lines)")
-    exporting.add_argument("--rating", type=int, choices=(1, -1), default=-1, help="-1 (default) or 1")
+    parser = argparse.ArgumentParser(
+        prog="python -m lib.export_cases", description="Print rated answers as evaluation cases (JSON Lines)."
+    )
+    parser.add_argument("--rating", type=int, choices=(1, -1), default=-1, help="-1 (default) or 1")
     arguments = parser.parse_args(argv)
     try:
         count = asyncio.run(export(Config.from_environ(), arguments.rating, sys.stdout))

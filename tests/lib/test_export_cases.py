@@ -1,4 +1,4 @@
-"""python -m lib.feedback export: one evaluation case per line, from either database."""
+"""python -m lib.export_cases: one evaluation case per line, from either database."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def environ(request, tmp_path) -> dict[str, str]:
 
 def export(environ: dict[str, str], *arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lib.feedback", "export", *arguments],
+        [sys.executable, "-m", "lib.export_cases", *arguments],
         cwd=REPO, env=environ, capture_output=True, text=True, timeout=30,
     )
 

@@ -28,10 +28,9 @@ from attrs import frozen
 from qdrant_client import models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
-from lib import sparse
+from lib.index import sparse
 from lib.breaker import CircuitOpen, retrying
 from lib.errors import Unavailable, UpstreamTimeout
-from lib.guards import guards
 
 log = logging.getLogger("bookbot")
 
@@ -68,7 +67,7 @@ async def _qdrant(clients, read):
     """`await read()` against Qdrant: behind its breaker, within QDRANT_TIMEOUT in all, once more after a
     dropped connection (reads are safe to repeat). Unavailable (503) or UpstreamTimeout (504) otherwise."""
     try:
-        with guards(clients).qdrant.call():
+        with clients.guards.qdrant.call():
             async with asyncio.timeout(clients.config.qdrant_timeout):
                 return await retrying(read, retry_on=(ResponseHandlingException,))
     except CircuitOpen as error:
@@ -122,7 +121,7 @@ def dense_mismatch(collection: Collection, config) -> str | None:
 async def embed(clients, texts: list[str]) -> list[list[float]]:
     """Dense embeddings from the configured model, within OPENAI_TIMEOUT, behind the model's breaker."""
     try:
-        with guards(clients).openai.call():
+        with clients.guards.openai.call():
             async with asyncio.timeout(clients.config.openai_timeout):
                 response = await clients.openai.embeddings.create(
                     model=clients.config.openai_embedding_model, input=texts

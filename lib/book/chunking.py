@@ -10,7 +10,7 @@ from typing import Iterator
 
 from attrs import frozen
 
-from lib.docusaurus import Page, Section
+from lib.book.pages import Page, Section
 
 # cl100k_base's pre-tokenizer, with \p{L} and \p{N} spelled for Python's `re`:
 # contractions, words (with one leading space or sign), 1-3 digit groups,

@@ -1,10 +1,10 @@
-"""lib/clients.py: the gate that turns misses away quickly when one process can't keep up."""
+"""lib/admission.py: the gate that turns misses away quickly when one process can't keep up."""
 
 import asyncio
 
 import pytest
 
-from lib.clients import Gate
+from lib.admission import Gate
 from lib.errors import Unavailable
 
 pytestmark = pytest.mark.anyio

@@ -25,12 +25,13 @@ import openai
 from attrs import define, field, frozen
 from qdrant_client import AsyncQdrantClient, models
 
-from lib import monitoring, sparse
-from lib.chunking import Chunk, chunk_page
-from lib.crawl import crawl_site
-from lib.docusaurus import PageError, iter_book
+from lib import monitoring
+from lib.index import sparse
+from lib.book.chunking import Chunk, chunk_page
+from lib.book.crawl import crawl_site
+from lib.book.pages import PageError, iter_book
 from lib.config import Config
-from lib.retrieval import DENSE, SPARSE
+from lib.answer.retrieval import DENSE, SPARSE
 
 log = logging.getLogger("bookbot")
 
@@ -320,7 +321,7 @@ async def index_on_start(clients) -> None:
                 log.info("collection %s holds another book (%s); BOOK_DIR is not indexed", name, sources)
                 return
         clients.indexing = f"indexing {book}"
-        clients.health_cache.clear()
+        clients.caches.index_changed()
         summary = await index_sources(
             [str(book)], qdrant=clients.qdrant, embedder=clients.openai, config=config, report=log.warning
         )
@@ -333,4 +334,4 @@ async def index_on_start(clients) -> None:
         monitoring.report_error(error)
     finally:
         clients.indexing = None
-        clients.health_cache.clear()
+        clients.caches.index_changed()

@@ -1,8 +1,8 @@
 """RETENTION_DAYS: the answer log's rows older than that are deleted at start-up, then every few hours.
 
 Only the answer log is pruned. Feedback is kept: it is what readers chose to
-send, few rows, and the evaluation cases come from it (python -m lib.feedback
-export); each rating carries its own snapshot of the question, the answer
+send, few rows, and the evaluation cases come from it (python -m
+lib.export_cases); each rating carries its own snapshot of the question, the answer
 and its sources, so it stays readable once its answer is gone.
 """
 

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import attrs
 from attrs import frozen
 
-from lib import generation, retrieval
+from lib.answer import generation, retrieval
 from lib.errors import Unavailable
 
 SNIPPET_CHARACTERS = 240

@@ -10,9 +10,8 @@ from typing import Sequence
 import openai
 from attrs import frozen
 
-from lib import sparse
+from lib.index import sparse
 from lib.breaker import CircuitOpen
-from lib.guards import guards
 
 log = logging.getLogger("bookbot")
 
@@ -94,7 +93,7 @@ async def complete(clients, messages: list[dict], *, max_tokens: int | None = No
     No call is made once the day's token budget is spent, or while the model's breaker is open.
     """
     model = clients.config.openai_generation_model
-    guard = guards(clients)
+    guard = clients.guards
     if guard.budget.exhausted:
         raise ModelUnavailable(_BUDGET_SPENT)
     try:
@@ -170,7 +169,7 @@ class Completion:
 
     async def __aiter__(self):
         config = self._clients.config
-        guard = guards(self._clients)
+        guard = self._clients.guards
         if guard.budget.exhausted:
             raise ModelUnavailable(_BUDGET_SPENT)
         # OPENAI_TIMEOUT bounds the whole answer, not each wait: a server that drips words can't hold a stream open.
