@@ -8,11 +8,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import attrs
 from attrs import field, frozen
 
-from lib.answer import compose, generation, retrieval
 from lib.access import presented_key
+from lib.answer import compose, generation, retrieval
 from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, InvalidRequest, Unavailable
 from lib.hosts.messages import Incoming, Reply

@@ -102,6 +102,8 @@ def _start_background(clients: Clients) -> None:
 
         clients.background.append(asyncio.create_task(prune_forever(clients.store, config.retention_days)))
     if config.index_on_start:
-        from lib.index.indexer import index_on_start  # the ingest pipeline: loaded only by a server that indexes
+        from lib.index.indexer import (
+            index_on_start,  # the ingest pipeline: loaded only by a server that indexes
+        )
 
         clients.background.append(asyncio.create_task(index_on_start(clients)))

@@ -33,7 +33,12 @@ from attrs import frozen
 
 from lib.answer import compose, generation, retrieval
 from lib.clients import Clients, open_clients
-from lib.config import DEFAULT_DENSE_THRESHOLD, DEFAULT_LEXICAL_THRESHOLD, Config, ConfigError
+from lib.config import (
+    DEFAULT_DENSE_THRESHOLD,
+    DEFAULT_LEXICAL_THRESHOLD,
+    Config,
+    ConfigError,
+)
 from lib.errors import ApiError, Unavailable
 from lib.index.indexer import chunks_of, index_chunks, load_pages
 

@@ -7,9 +7,9 @@ import asyncio
 import sys
 
 from lib.clients import open_openai
-from lib.index.vector_store import VectorStoreLocked, open_qdrant
 from lib.config import Config, ConfigError
 from lib.index.indexer import CollectionMismatch, index_sources
+from lib.index.vector_store import VectorStoreLocked, open_qdrant
 
 EMBED_RETRIES = 5
 

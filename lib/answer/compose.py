@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import attrs
 from attrs import frozen
 
-from lib.answer import generation, retrieval
+from lib.answer import extractive, generation, retrieval
 from lib.errors import Unavailable
 
 SNIPPET_CHARACTERS = 240
@@ -93,14 +93,14 @@ def refusal(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan
 
 def quoted(question: str, passages: tuple) -> Answer:
     """The passages' best sentences, cited: the answer when no model is configured or it fails."""
-    text = generation.extract(question, [passage.text for passage in passages])
+    text = extractive.extract(question, [passage.text for passage in passages])
     if not text:
         text = f"{source(1, passages[0])['snippet']} [1]"
     return Answer(text=text, mode="extractive", passages=passages, retrieved=passages)
 
 
 def quoted_selection(question: str, selection: str) -> Answer:
-    return Answer(text=generation.extract(question, [selection], cite=False) or selection[:500], mode="extractive")
+    return Answer(text=extractive.extract(question, [selection], cite=False) or selection[:500], mode="extractive")
 
 
 async def prepare(

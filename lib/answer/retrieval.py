@@ -28,16 +28,15 @@ from attrs import frozen
 from qdrant_client import models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
-from lib.index import sparse
 from lib.breaker import CircuitOpen, retrying
 from lib.errors import Unavailable, UpstreamTimeout
+from lib.index import sparse
+from lib.index.sparse import DENSE, SPARSE
 
 log = logging.getLogger("bookbot")
 
-DENSE = "dense"
-SPARSE = "sparse"
 HYBRID = "hybrid"
-MODES = (HYBRID, DENSE, SPARSE)  # search modes; "dense" and "sparse" also name the vectors
+MODES = (HYBRID, DENSE, SPARSE)  # search modes; "dense" and "sparse" are also the names of the vectors
 PREFETCH_FACTOR = 4
 MAX_IDF_TERMS = 64  # a question's terms whose IDF is looked up; the rest weigh 1
 

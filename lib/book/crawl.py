@@ -13,8 +13,8 @@ from xml.etree import ElementTree
 
 import requests
 
-from lib.book.pages import Page, PageError
 from lib.book.html_page import read_html
+from lib.book.pages import Page, PageError
 
 USER_AGENT = "rag-chatbot-api-crawler/0.1 (indexes a Docusaurus book to answer questions about it)"
 _NOT_PAGES = re.compile(

@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 from attrs import frozen
 
+from lib.book.doc_routes import doc_route
 from lib.book.front_matter import FrontMatterError, split_front_matter
 from lib.book.mdx import Line, heading_text, parse_heading, to_markdown
-from lib.book.doc_routes import doc_route
 from lib.book.slugger import Slugger
 
 DOC_EXTENSIONS = (".md", ".mdx")

@@ -18,7 +18,15 @@ from typing import Any, Callable, Sequence
 
 from lib import errors, logs, monitoring
 from lib.hosts import Pool
-from lib.hosts.messages import Incoming, Reply, Route, dispatch, encode_event, error_reply, request_id_from
+from lib.hosts.messages import (
+    Incoming,
+    Reply,
+    Route,
+    dispatch,
+    encode_event,
+    error_reply,
+    request_id_from,
+)
 from lib.metrics import UNMATCHED, Metrics
 from lib.ratelimit import client_address
 

@@ -17,7 +17,14 @@ import falcon.asgi
 from lib import errors, logs, metrics, monitoring
 from lib.config import ConfigError
 from lib.hosts import Pool
-from lib.hosts.messages import Incoming, Reply, Route, dispatch, error_reply, request_id_from
+from lib.hosts.messages import (
+    Incoming,
+    Reply,
+    Route,
+    dispatch,
+    error_reply,
+    request_id_from,
+)
 from lib.ratelimit import client_address
 
 log = logging.getLogger("bookbot")

@@ -17,8 +17,8 @@ import uuid
 import warnings
 from array import array
 from collections import Counter
-from pathlib import Path
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import openai
@@ -26,12 +26,12 @@ from attrs import define, field, frozen
 from qdrant_client import AsyncQdrantClient, models
 
 from lib import monitoring
-from lib.index import sparse
 from lib.book.chunking import Chunk, chunk_page
 from lib.book.crawl import crawl_site
 from lib.book.pages import PageError, iter_book
 from lib.config import Config
-from lib.answer.retrieval import DENSE, SPARSE
+from lib.index import sparse
+from lib.index.sparse import DENSE, SPARSE
 
 log = logging.getLogger("bookbot")
 

@@ -15,6 +15,10 @@ from typing import Mapping
 
 from qdrant_client import models
 
+# The collection's named vectors: the BM25 term vectors below, and the embeddings when a model makes them.
+DENSE = "dense"
+SPARSE = "sparse"
+
 K1 = 1.2
 B = 0.75
 AVERAGE_TERMS = 150  # a typical chunk's term count; fixed so that re-indexing one file changes no other

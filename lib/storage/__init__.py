@@ -9,7 +9,12 @@ from lib.config import Config
 from lib.pricing import Price
 from lib.storage.guarded import GuardedStore
 from lib.storage.postgres import PostgresDatabase
-from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult
+from lib.storage.records import (
+    AnswerRecord,
+    FeedbackPage,
+    FeedbackRecord,
+    FeedbackResult,
+)
 from lib.storage.sqlite import SqliteDatabase, path_from_url
 from lib.storage.store import SqlStore
 

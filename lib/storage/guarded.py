@@ -8,7 +8,12 @@ from typing import Awaitable, Callable, Mapping, TypeVar
 from lib.breaker import CircuitBreaker, CircuitOpen
 from lib.errors import Unavailable
 from lib.pricing import Price
-from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult
+from lib.storage.records import (
+    AnswerRecord,
+    FeedbackPage,
+    FeedbackRecord,
+    FeedbackResult,
+)
 
 T = TypeVar("T")
 

@@ -19,7 +19,13 @@ from lib.errors import InvalidRequest, Unavailable
 from lib.pricing import Price
 from lib.storage import analytics, queries
 from lib.storage.answer_log import AnswerLog
-from lib.storage.records import AnswerRecord, FeedbackPage, FeedbackRecord, FeedbackResult, iso
+from lib.storage.records import (
+    AnswerRecord,
+    FeedbackPage,
+    FeedbackRecord,
+    FeedbackResult,
+    iso,
+)
 
 log = logging.getLogger(__name__)
 

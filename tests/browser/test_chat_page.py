@@ -9,7 +9,13 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import PHONE
-from tests.browser.pages import ADMIN_KEY, MARKUP_QUESTION, WIDGET_QUESTION, ask, feedback_stored
+from tests.browser.pages import (
+    ADMIN_KEY,
+    MARKUP_QUESTION,
+    WIDGET_QUESTION,
+    ask,
+    feedback_stored,
+)
 
 MARKDOWN_REPLY = (
     "Add **one script tag** to `docusaurus.config.js` [1].\n\n"

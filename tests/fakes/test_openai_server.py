@@ -8,7 +8,12 @@ import time
 import openai
 import pytest
 
-from tests.fakes.openai_server import DEFAULT_DIMENSIONS, DEFAULT_REPLY, FakeOpenAI, embed
+from tests.fakes.openai_server import (
+    DEFAULT_DIMENSIONS,
+    DEFAULT_REPLY,
+    FakeOpenAI,
+    embed,
+)
 
 MESSAGES = [{"role": "system", "content": "Answer from the sources."}, {"role": "user", "content": "What is RAG?"}]
 

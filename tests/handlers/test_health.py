@@ -4,8 +4,8 @@ import pytest
 
 from handlers import health
 from handlers.health import HealthRequest
-from lib.index.vector_store import open_qdrant
 from lib.config import Config
+from lib.index.vector_store import open_qdrant
 from tests.parts import pool
 
 pytestmark = pytest.mark.anyio

@@ -3,13 +3,12 @@
 import sqlite3
 import time
 
-import attrs
 import pytest
 
 from handlers import query
 from handlers.query import QueryRequest
-from lib.errors import Unavailable
 from lib.answer.generation import NOT_IN_BOOK, SYSTEM_PROMPT
+from lib.errors import Unavailable
 from tests.parts import pool
 
 pytestmark = pytest.mark.anyio

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from lib.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpen, retrying
-from lib.storage import GuardedStore
 from lib.errors import InvalidRequest, Unavailable
+from lib.storage import GuardedStore
 
 
 class Clock:

@@ -18,9 +18,9 @@ import time
 import httpx
 import pytest
 
-from tests.hardening.checks import assert_error, eventually, events
-from tests.hardening.conftest import running
 from handlers import query
+from tests.hardening.checks import assert_error, events, eventually
+from tests.hardening.conftest import running
 from tests.hardening.qdrant_front import QdrantFront
 from tests.parts import pool
 from tests.pg import fresh_database

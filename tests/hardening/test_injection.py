@@ -13,8 +13,8 @@ import textwrap
 import httpx
 import pytest
 
-from lib.config import Config
 from lib.answer.generation import REWRITE_PROMPT, SYSTEM_PROMPT
+from lib.config import Config
 from tests.hardening.conftest import running
 from tests.parts import index_book
 

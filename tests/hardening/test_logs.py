@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from types import SimpleNamespace
-import logging
 
 import falcon
 import falcon.asgi

@@ -2,7 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from lib.book.pages import Page, PageError, Section, iter_book, parse_markdown, parse_page
+from lib.book.pages import (
+    Page,
+    PageError,
+    Section,
+    iter_book,
+    parse_markdown,
+    parse_page,
+)
 
 BOOK = Path(__file__).resolve().parent.parent / "fixtures" / "book"
 

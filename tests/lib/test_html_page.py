@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.book.pages import Page, PageError, Section
 from lib.book.html_page import parse_html, read_html
+from lib.book.pages import Page, PageError, Section
 
 SITE = Path(__file__).resolve().parent.parent / "fixtures" / "site"
 URL = "https://book.example/docs/basics/first-steps"

@@ -12,9 +12,9 @@ from qdrant_client import AsyncQdrantClient
 from handlers import query
 from handlers.query import QueryRequest
 from lib.clients import open_openai
-from lib.index.vector_store import open_qdrant
 from lib.config import Config
 from lib.index.indexer import CollectionMismatch, Summary, index_sources
+from lib.index.vector_store import open_qdrant
 from tests.parts import BOOK, pool
 from tests.service import REPO
 

@@ -1,6 +1,11 @@
 import pytest
 
-from lib.book.doc_routes import doc_route, join_route, resolve_pathname, strip_number_prefix
+from lib.book.doc_routes import (
+    doc_route,
+    join_route,
+    resolve_pathname,
+    strip_number_prefix,
+)
 
 
 @pytest.mark.parametrize(

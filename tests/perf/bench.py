@@ -33,7 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from attrs import asdict, evolve, frozen
+from attrs import asdict, frozen
 
 from tests.perf.book import QUESTION
 from tests.perf.upstreams import Upstream

@@ -44,9 +44,9 @@ async def cpu_per_call(label: str, call, calls: int) -> float:
 async def measure(calls: int) -> None:
     from handlers import query
     from lib.answer import compose, retrieval
-    from lib.index import sparse
     from lib.clients import open_clients
     from lib.config import Config
+    from lib.index import sparse
 
     clients = await open_clients(Config.from_environ())
     try:

@@ -32,8 +32,8 @@ from pydantic import BaseModel, Field
 from qdrant_client import QdrantClient, models
 
 from lib.answer import generation
-from lib.index import sparse
 from lib.caches import normalise
+from lib.index import sparse
 from lib.storage import queries
 from lib.storage.postgres import PostgresDatabase, parse_url
 

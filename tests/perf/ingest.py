@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib.index import indexer
 from lib.clients import open_openai
-from lib.index.vector_store import open_qdrant
 from lib.config import Config
+from lib.index import indexer
+from lib.index.vector_store import open_qdrant
 from tests.perf.book import write_book
 
 
