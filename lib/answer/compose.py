@@ -1,6 +1,7 @@
-"""An answer from the book: what retrieval found, what the model wrote or the passages quoted, or a refusal.
+"""An answer from the book, planned: what retrieval found, the messages for the model or a finished answer
+(quoted passages, or a refusal), and how the model's text becomes the answer.
 
-The query handler serves these; the evaluation runs the same code.
+lib.answer.flow carries a plan out; the evaluation runs the same code.
 """
 
 from __future__ import annotations
@@ -143,16 +144,6 @@ async def prepare(
         collection=collection,
         fallback=lambda: quoted(question, passages),
     )
-
-
-async def answer(plan: Plan, clients) -> Answer:
-    """The plan carried out: the model's answer, or the passages quoted when it fails."""
-    if plan.answer is not None:
-        return plan.settle(plan.answer)
-    try:
-        return plan.settle(plan.finish(await generation.complete(clients, plan.messages)))
-    except generation.ModelUnavailable:
-        return plan.settle(await asyncio.to_thread(plan.fallback), fallback=True)
 
 
 def sources(answer_or_plan) -> list[dict]:

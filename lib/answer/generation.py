@@ -146,14 +146,16 @@ async def standalone_question(clients, question: str, history: Sequence) -> str:
 
 
 class Completion:
-    """A streamed chat completion: iterate for its text as it comes; usage is known once it ends.
+    """A chat completion to iterate for its text: streamed as it comes, or (stream=False) whole, in one piece.
 
-    Any failure becomes ModelUnavailable; `started` tells the caller whether text had already gone out.
+    Usage is known once it ends. Any failure becomes ModelUnavailable;
+    `started` tells the caller whether text had already gone out.
     """
 
-    def __init__(self, clients, messages: list[dict]):
+    def __init__(self, clients, messages: list[dict], *, stream: bool = True):
         self._clients = clients
         self._messages = messages
+        self._stream = stream
         self.started = False
         self.model = clients.config.openai_generation_model
         self.prompt_tokens = 0
@@ -163,6 +165,12 @@ class Completion:
         return Generated(text, self.model, self.prompt_tokens, self.completion_tokens)
 
     async def __aiter__(self):
+        if not self._stream:
+            whole = await complete(self._clients, self._messages)
+            self.model, self.prompt_tokens, self.completion_tokens = whole.model, whole.prompt_tokens, whole.completion_tokens
+            self.started = True
+            yield whole.text
+            return
         config = self._clients.config
         guard = self._clients.guards
         if guard.budget.exhausted:
