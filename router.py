@@ -1,4 +1,9 @@
-"""The composition root: the route table, the Falcon ASGI app, and the AWS Lambda entry point."""
+"""The composition root: the route table, and the hosts that serve it.
+
+Importing this module builds nothing and reads nothing. A server asks for
+`app` (`uvicorn router:app`, or `python router.py`) and AWS Lambda for
+`lambda_handler`: each is built then, from the environment.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,11 @@ import signal
 import sys
 from pathlib import Path
 
-import falcon
-import falcon.asgi
-import uvicorn
-
 from handlers import admin, feedback, health, metrics, query
 from lib import logs, monitoring, openapi
-from lib.clients import open_clients
+from lib.clients import Clients, open_clients
 from lib.config import Config, ConfigError
-from lib.hosts import Pool, aws_lambda, falcon_host
+from lib.hosts import Pool, pages
 from lib.hosts.messages import Route
 
 STATIC = Path(__file__).parent / "lib" / "static"
@@ -28,7 +29,6 @@ ADMIN_PAGE_HEADERS = {
 ROUTES = (
     Route("POST", "/v1/query", query.parse, query.handle, needs_key=True, limited=True),
     Route("GET", "/health", health.parse, health.handle),
-    Route("HEAD", "/health", health.parse, health.handle),
     Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True, limited=True),
     Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True),
     Route("GET", "/metrics", metrics.parse, metrics.handle),
@@ -36,62 +36,86 @@ ROUTES = (
 )
 
 
-def create_app(clients=None) -> falcon.asgi.App:
-    """The ASGI app. Without clients, it reads the environment and opens its own pool at startup."""
-    if clients is None:
-        config = Config.from_environ()
-        logs.configure(config.log_level, logs.secrets_of(config))
-        monitoring.setup(config)  # Sentry, when SENTRY_DSN is set
-        # Threads beside the event loop (Qdrant's local mode, tokenising) hold the GIL for 5 ms at a time by
-        # default, and the loop needs it many times per request: /health took 300 ms with 50 queries in flight.
-        sys.setswitchinterval(0.0005)
-        pool = Pool(opener=lambda: open_clients(config))
-    else:
+def page_routes() -> tuple[Route, ...]:
+    """The chat page, the widget, the analytics page, and Swagger UI over the OpenAPI document."""
+    return (
+        pages.page("/", STATIC / "chat" / "index.html"),
+        *pages.folder("/chat", STATIC / "chat"),
+        pages.page("/widget.js", STATIC / "widget.js"),
+        pages.page("/admin", STATIC / "admin" / "index.html", headers=ADMIN_PAGE_HEADERS),
+        *pages.folder("/admin", STATIC / "admin"),
+        pages.document("/openapi.json", openapi.document()),
+        pages.document("/docs", openapi.SWAGGER_PAGE, "text/html; charset=utf-8"),
+        *pages.folder("/docs/assets", STATIC / "swagger-ui"),
+    )
+
+
+def create_app(config: Config | None = None, *, clients: Clients | None = None):
+    """The Falcon ASGI app for `config` (read from the environment when None), or lending `clients` as they are."""
+    from lib.hosts import falcon_host  # a server's, never loaded by a function host
+
+    if clients is not None:
         config, pool = clients.config, Pool(clients=clients)
-    middleware = [
-        falcon_host.Lifespan(pool),
-        falcon_host.RequestContext(pool),
-        *falcon_host.cors(config.allowed_origins),
-    ]
-    app = falcon.asgi.App(middleware=middleware)
-    for path, resource in falcon_host.adapt(ROUTES, pool).items():
-        app.add_route(path, resource)
-    app.add_route("/openapi.json", falcon_host.Fixed(openapi.document()))
-    app.add_route("/docs", falcon_host.Fixed(openapi.SWAGGER_PAGE))
-    app.add_static_route("/docs/assets", STATIC / "swagger-ui")
-    app.add_route("/", falcon_host.Fixed(STATIC / "chat" / "index.html"))
-    app.add_static_route("/chat", STATIC / "chat")
-    app.add_route("/widget.js", falcon_host.Fixed(STATIC / "widget.js", "text/javascript"))
-    app.add_route("/admin", falcon_host.Fixed(STATIC / "admin" / "index.html", headers=ADMIN_PAGE_HEADERS))
-    app.add_static_route("/admin", STATIC / "admin")
-    app.add_error_handler(Exception, falcon_host.handle_error)
-    app.add_error_handler(falcon.HTTPError, falcon_host.handle_error)
-    return app
+    else:
+        config = config or Config.from_environ()
+        pool = Pool(opener=lambda: open_clients(config))
+    return falcon_host.app(ROUTES + page_routes(), pool, allowed_origins=config.allowed_origins)
 
 
-lambda_handler = aws_lambda.adapt(ROUTES, Pool(opener=lambda: open_clients(Config.from_environ())))
+def configured(config: Config) -> Config:
+    """Set the process up for `config`: JSON log lines without secrets, and Sentry when SENTRY_DSN is set."""
+    logs.configure(config.log_level, logs.secrets_of(config))
+    monitoring.setup(config)
+    return config
 
-try:
-    app = create_app()
-except ConfigError as error:
-    sys.exit(f"configuration error: {error}")
+
+def _server_config() -> Config:
+    try:
+        config = configured(Config.from_environ())
+    except ConfigError as error:
+        sys.exit(f"configuration error: {error}")
+    # Threads beside the event loop (Qdrant's local mode, tokenising) hold the GIL for 5 ms at a time by
+    # default, and the loop needs it many times per request: /health took 300 ms with 50 queries in flight.
+    sys.setswitchinterval(0.0005)
+    return config
 
 
-if __name__ == "__main__":
-    config = Config.from_environ()
+def __getattr__(name: str):
+    """`router:app` for an ASGI server, `router.lambda_handler` for AWS Lambda: built when first asked for, then kept."""
+    if name == "app":
+        built = create_app(_server_config())
+    elif name == "lambda_handler":
+        from lib.hosts import aws_lambda
+
+        # An invocation leaves nothing running: no indexing, migration or pruning in the background.
+        built = aws_lambda.adapt(ROUTES, Pool(opener=lambda: open_clients(configured(Config.from_environ()), background=False)))
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = built
+    return built
+
+
+def main() -> None:
+    import uvicorn
+
+    config = _server_config()
     # SIGTERM: uvicorn stops accepting, lets requests (streams too) finish within the grace, closes the pool,
     # then raises the signal again; this handler makes that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
-        app,
+        create_app(config),
         host="0.0.0.0",
         port=config.port,
         http="h11",  # it refuses headers over 16 KiB; httptools took 8 MB of them
         proxy_headers=False,  # TRUSTED_PROXIES alone decides which X-Forwarded-For entry is the client
-        access_log=False,  # RequestContext writes the access log
+        access_log=False,  # the serve step writes the access log
         log_config=None,  # logs.configure made every logger write JSON lines
         timeout_graceful_shutdown=config.shutdown_grace_seconds,
         # Longer than the idle timeout of the proxy in front (60 s is common), so that it never sends a request
         # on a connection this side has just closed: uvicorn's 5 s default does exactly that.
         timeout_keep_alive=75,
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,8 @@ from datetime import date, datetime, timezone
 
 from attrs import field, frozen
 
-from lib.access import bearer_token, require_admin_key
+from lib.access import KeyedRequest, require_bearer
+from lib.clients import Clients
 from lib.errors import InvalidRequest
 from lib.hosts.messages import Incoming, Reply
 from lib.storage.analytics import window
@@ -26,14 +27,6 @@ def _day(value) -> date | None:
 
 
 @frozen
-class AdminRequest:
-    """The caller's key, and the parameters still as text: they are read only once the key is right."""
-
-    token: str | None
-    params: dict
-
-
-@frozen
 class AnalyticsQuery:
     period: str = field(default="week", validator=one_of(tuple(PERIODS)))
     end: date | None = field(default=None, converter=_day)  # the report's last UTC day; None: today
@@ -48,13 +41,13 @@ class AnalyticsQuery:
         return window(self.end or today, PERIODS[self.period])
 
 
-def parse(incoming: Incoming) -> AdminRequest:
-    return AdminRequest(token=bearer_token(incoming.headers), params=dict(incoming.params))
+def parse(incoming: Incoming) -> KeyedRequest:
+    return KeyedRequest.of(incoming)
 
 
-async def handle(request: AdminRequest, clients) -> Reply:
+async def handle(request: KeyedRequest, clients: Clients) -> Reply:
     """The analytics of the period's UTC days: per day, in total, and the tables of questions and answers."""
-    require_admin_key(request.token, clients.config.admin_api_key, ROUTE)
+    require_bearer(request.token, clients.config.admin_api_key, ROUTE, variable="ADMIN_API_KEY")
     query = AnalyticsQuery.from_params(request.params)
     since, until = query.window(datetime.now(timezone.utc).date())
     report = await clients.store.analytics(since=since, until=until, prices=clients.config.prices)

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from attrs import field, frozen
 
-from lib.access import bearer_token, require_admin_key
+from lib.access import KeyedRequest, require_bearer
+from lib.clients import Clients
 from lib.errors import InvalidRequest
 from lib.hosts.messages import Incoming, Reply
 from lib.storage.records import FeedbackRecord
@@ -65,7 +66,7 @@ def parse(incoming: Incoming) -> FeedbackRequest:
     return FeedbackRequest.from_json(incoming.json())
 
 
-async def handle(request: FeedbackRequest, clients) -> Reply:
+async def handle(request: FeedbackRequest, clients: Clients) -> Reply:
     """201 when stored now, 200 with the same id when this feedback_id was stored before."""
     record = FeedbackRecord(
         feedback_id=request.feedback_id or str(uuid.uuid4()),
@@ -109,14 +110,6 @@ def _number(value) -> int | None:
 
 
 @frozen
-class AdminRequest:
-    """The caller's key, and the filters still as text: they are read only once the key is right."""
-
-    token: str | None
-    params: dict
-
-
-@frozen
 class FeedbackQuery:
     view: str = field(default="list", validator=one_of(VIEWS))
     rating: int | None = field(default=None, converter=_number, validator=one_of((1, -1), optional=True))
@@ -133,12 +126,12 @@ class FeedbackQuery:
         return build(cls, params, allowed=cls.FIELDS)
 
 
-def parse_admin(incoming: Incoming) -> AdminRequest:
-    return AdminRequest(token=bearer_token(incoming.headers), params=dict(incoming.params))
+def parse_admin(incoming: Incoming) -> KeyedRequest:
+    return KeyedRequest.of(incoming)
 
 
-async def handle_admin(request: AdminRequest, clients) -> Reply:
-    require_admin_key(request.token, clients.config.admin_api_key, "GET /v1/feedback")
+async def handle_admin(request: KeyedRequest, clients: Clients) -> Reply:
+    require_bearer(request.token, clients.config.admin_api_key, "GET /v1/feedback", variable="ADMIN_API_KEY")
     query = FeedbackQuery.from_params(request.params)
     if query.view == "summary":
         return Reply(body=await clients.store.summary(since=query.since, until=query.until))

@@ -9,6 +9,7 @@ from attrs import frozen
 from lib import __version__
 from lib.answer import retrieval
 from lib.breaker import OPEN
+from lib.clients import Clients
 from lib.hosts.messages import Incoming, Reply
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -108,7 +109,7 @@ async def _report(clients) -> Reply:
     return Reply(body=body, status=503 if status == UNHEALTHY else 200, headers={"Cache-Control": "no-store"})
 
 
-async def handle(request: HealthRequest, clients) -> Reply:
+async def handle(request: HealthRequest, clients: Clients) -> Reply:
     """The report, cached for a few seconds so that monitors can't hammer the dependencies.
 
     Requests that arrive while the checks run wait for the same report.

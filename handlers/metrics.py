@@ -7,12 +7,10 @@ them up across its targets).
 
 from __future__ import annotations
 
-import hmac
-
 from attrs import frozen
 
-from lib.access import bearer_token
-from lib.errors import Unauthorized
+from lib.access import bearer_token, require_bearer
+from lib.clients import Clients
 from lib.hosts.messages import Incoming, Reply
 from lib.metrics import CONTENT_TYPE
 
@@ -28,10 +26,8 @@ def parse(incoming: Incoming) -> MetricsRequest:
     return MetricsRequest(token=bearer_token(incoming.headers))
 
 
-async def handle(request: MetricsRequest, clients) -> Reply:
+async def handle(request: MetricsRequest, clients: Clients) -> Reply:
     """Every metric, read now; with METRICS_API_KEY set, only for a scraper that presents it."""
-    key = clients.config.metrics_api_key
-    if key and (request.token is None or not hmac.compare_digest(request.token.encode(), key.encode())):
-        raise Unauthorized("GET /metrics needs Authorization: Bearer METRICS_API_KEY")
+    require_bearer(request.token, clients.config.metrics_api_key, "GET /metrics", variable="METRICS_API_KEY", open_when_unset=True)
     text = clients.metrics.exposition(answer_log=await clients.store.stats())
     return Reply(body=text, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from attrs import field, frozen
 
-from lib.access import presented_key
+from lib.access import key_id, presented_key
 from lib.answer import flow
 from lib.clients import Clients
 from lib.errors import InvalidRequest
@@ -76,8 +74,7 @@ class QueryRequest:
 
 def parse(incoming: Incoming) -> QueryRequest:
     key = presented_key(incoming.headers)
-    key_id = hashlib.sha256(key.encode()).hexdigest()[:16] if key else None
-    return QueryRequest.from_json(incoming.json(), request_id=incoming.request_id, key_id=key_id)
+    return QueryRequest.from_json(incoming.json(), request_id=incoming.request_id, key_id=key_id(key) if key else None)
 
 
 async def handle(request: QueryRequest, clients: Clients) -> Reply:

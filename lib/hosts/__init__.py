@@ -1,10 +1,13 @@
-"""Host adapters: each puts the same handlers behind one kind of host (Falcon ASGI, AWS Lambda, ...)."""
+"""Hosts: each puts the same handlers behind one kind of host (Falcon ASGI, AWS Lambda, ...).
+
+A host only translates: what it receives into a `messages.Received`, the
+`messages.Reply` of `serve.serve` back into its own terms. The pool it lends
+to every request is a `Pool`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Protocol, Sequence
-
-from lib.hosts.messages import Route
+from typing import Any, Awaitable, Callable
 
 
 class Pool:
@@ -26,9 +29,3 @@ class Pool:
         if self._opener is not None and self.clients is not None:
             clients, self.clients = self.clients, None
             await clients.aclose()
-
-
-class Adapter(Protocol):
-    """What every host adapter offers: the route table and the pool in, the host's entry point out."""
-
-    def __call__(self, routes: Sequence[Route], pool: Pool) -> Any: ...

@@ -1,26 +1,21 @@
-"""Host-neutral request and reply values, and the one dispatch step every host shares.
+"""Host-neutral values: a request as a host received it, as a handler reads it, a handler's reply, a route.
 
-A host adapter (Falcon, AWS Lambda, ...) turns what it receives into an
-`Incoming`, calls `dispatch`, and writes the `Reply` back in its own terms.
+A host (Falcon, AWS Lambda, ...) turns what it receives into a `Received`;
+lib.hosts.serve turns that into the `Incoming` a route's parser reads, and
+hands back the `Reply` for the host to write in its own terms.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import re
 import uuid
-from collections import ChainMap
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
-import attrs
 from attrs import field, frozen
 
-from lib import errors, monitoring
-from lib.access import KEY_REQUIRED, key_id
-
-log = logging.getLogger("bookbot")
+from lib import errors
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # No field of the API needs more; a longer number is an attack on the parser or on error messages.
@@ -75,6 +70,23 @@ def _charset(content_type: str) -> str | None:
         if name.strip().lower() == "charset":
             return value.strip().strip('"').lower()
     return None
+
+
+@frozen
+class Received:
+    """A request as a host received it: lower-case header names, and a way to read the body when wanted.
+
+    `params` maps a query parameter's name to its value, or to a list of the
+    values when it was given more than once. `read_body(limit)` returns the
+    body, or raises PayloadTooLarge when it is over `limit` bytes.
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, str | list[str]]
+    headers: Mapping[str, str]
+    peer: str | None  # the address the request came from, as the host saw it; never a header
+    read_body: Callable[[int], Awaitable[bytes]]
 
 
 @frozen
@@ -148,40 +160,11 @@ class Route:
     handle: Callable[[Any, Any], Awaitable[Reply]]
     needs_key: bool = False  # when API_KEYS is set
     limited: bool = False  # by RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_DAY, per client
+    label: str | None = None  # how the metrics name it, when not by its path (the files of a folder)
 
 
 def error_reply(error: errors.ApiError, request_id: str) -> Reply:
     return Reply(body=error.body(request_id), status=error.STATUS, headers=error.headers)
-
-
-async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
-    """Limit, check the key, validate, handle; and turn any failure into the one error shape.
-
-    The rate limit comes first, so that guessing keys costs requests too.
-    """
-    monitoring.watch(incoming)
-    keys = clients.config.api_keys
-    key = key_id(incoming.headers, keys) if route.needs_key else None
-    verdict = None
-    if route.limited:
-        client = f"{incoming.client} key:{key}" if key else str(incoming.client)
-        verdict = clients.guards.limiter.take(client)
-    try:
-        if verdict is not None and not verdict.allowed:
-            raise errors.RateLimited(f"too many requests from this client; try again in {verdict.retry_after} s")
-        if route.needs_key and keys and key is None:
-            raise errors.Unauthorized(KEY_REQUIRED)
-        request = route.parse(incoming)
-        reply = await route.handle(request, clients)
-    except errors.ApiError as error:
-        reply = error_reply(error, incoming.request_id)
-    except Exception as error:
-        log.exception("unhandled error in %s %s (request %s)", route.method, route.path, incoming.request_id)
-        monitoring.report_error(error, request_id=incoming.request_id, method=route.method, route=route.path)
-        reply = error_reply(errors.Internal(), incoming.request_id)
-    # A live view, not a copy: a stream goes on adding to its own fields.
-    fields = ChainMap({"key_id": key} if key else {}, reply.log)
-    return attrs.evolve(reply, headers={**reply.headers, **(verdict.headers() if verdict else {})}, log=fields)
 
 
 def encode_event(event: str, data: Any) -> bytes:

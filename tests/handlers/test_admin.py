@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from handlers import admin
-from handlers.admin import AdminRequest
+from lib.access import KeyedRequest
 from lib.config import Config
 from lib.errors import Forbidden, InvalidRequest, Unauthorized
 from lib.hosts.messages import Incoming
@@ -29,7 +29,7 @@ def config(request, tmp_path) -> Config:
 
 
 async def analytics(clients, token=KEY, **params):
-    return await admin.handle(AdminRequest(token=token, params=params), clients)
+    return await admin.handle(KeyedRequest(token=token, params=params), clients)
 
 
 async def test_the_week_of_a_seeded_log(config):
@@ -118,4 +118,4 @@ async def test_the_route_is_forbidden_while_admin_api_key_is_unset(tmp_path):
 def test_parse_reads_the_bearer_token_and_keeps_the_parameters_as_text(header, token):
     headers = {"authorization": header} if header is not None else {}
     incoming = Incoming(method="GET", path="/v1/admin/analytics", request_id="r", params={"period": "day"}, headers=headers)
-    assert admin.parse(incoming) == AdminRequest(token=token, params={"period": "day"})
+    assert admin.parse(incoming) == KeyedRequest(token=token, params={"period": "day"})

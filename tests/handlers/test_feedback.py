@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from handlers import feedback
-from handlers.feedback import AdminRequest, FeedbackRequest
+from handlers.feedback import FeedbackRequest
+from lib.access import KeyedRequest
 from lib.config import Config
 from lib.errors import Forbidden, InvalidRequest, Unauthorized, Unavailable
 from tests.parts import pool
@@ -53,7 +54,7 @@ async def test_answers_503_with_retry_after_when_the_database_is_down(tmp_path, 
 
 
 async def admin(clients, token=None, **params):
-    return await feedback.handle_admin(AdminRequest(token=token, params=params), clients)
+    return await feedback.handle_admin(KeyedRequest(token=token, params=params), clients)
 
 
 async def test_admin_route_wants_the_right_key(config):

@@ -295,7 +295,7 @@ def test_each_request_left_one_json_access_line_with_its_fields(http, service):
     lines = [json.loads(line) for line in service.log().splitlines() if line.strip()]
     [line] = [line for line in lines if line.get("request_id") == "one-line-check"]
     assert (line["logger"], line["level"], line["method"], line["route"], line["status"]) == ("bookbot.access", "INFO", "POST", "/v1/query", 200)
-    assert isinstance(line["latency_ms"], float) and len(line["key_id"]) == 12 and KEY not in service.log()
+    assert isinstance(line["latency_ms"], float) and len(line["key_id"]) == 16 and KEY not in service.log()
 
 
 def test_a_query_s_access_line_tells_how_it_was_answered_and_what_it_cost(http, service):

@@ -77,12 +77,13 @@ def test_another_origin_gets_no_cors_header_at_all(api, origin):
 
 
 def preflight_in_process(allowed_origins: tuple[str, ...], origin: str) -> dict[str, str]:
-    """A preflight to the app built in this process: no route is reached, so no dependency is needed."""
+    """A preflight to the app built in this process: no handler is reached, so no dependency is needed."""
     import falcon.testing
 
     import router
+    from lib.metrics import Metrics
 
-    app = router.create_app(SimpleNamespace(config=Config(allowed_origins=allowed_origins)))
+    app = router.create_app(clients=SimpleNamespace(config=Config(allowed_origins=allowed_origins), metrics=Metrics()))
     result = falcon.testing.TestClient(app).simulate_options("/v1/query", headers={"Origin": origin, **PREFLIGHT})
     return {name: value for name, value in result.headers.items() if name.lower().startswith("access-control-")}
 

@@ -19,16 +19,18 @@ import falcon.testing
 from lib.config import Config
 from lib.hosts import Pool, falcon_host
 from lib.hosts.messages import Reply, Route
+from lib.metrics import Metrics
 from tests.hardening.checks import events
 
 KEY = "log-test-key-123456"
 
 
 class Clients:
-    """A pool with nothing in it but configuration: these routes need no dependency."""
+    """A pool with nothing in it but configuration and metrics: these routes need no dependency."""
 
     def __init__(self, config: Config):
         self.config = config
+        self.metrics = Metrics()
 
 
 async def cached_answer(request, clients) -> Reply:
@@ -77,12 +79,7 @@ def streamed_get(client: falcon.testing.TestClient, path: str):
 
 def app_of(*routes: Route) -> falcon.testing.TestClient:
     pool = Pool(clients=Clients(Config(api_keys=(KEY,))))
-    app = falcon.asgi.App(middleware=[falcon_host.Lifespan(pool), falcon_host.RequestContext()])
-    for path, resource in falcon_host.adapt(routes, pool).items():
-        app.add_route(path, resource)
-    app.add_error_handler(Exception, falcon_host.handle_error)
-    app.add_error_handler(falcon.HTTPError, falcon_host.handle_error)
-    return falcon.testing.TestClient(app)
+    return falcon.testing.TestClient(falcon_host.app(routes, pool))
 
 
 def access_lines(caplog) -> list[logging.LogRecord]:
@@ -96,7 +93,7 @@ def test_a_reply_carries_its_log_fields_to_the_one_access_line(caplog):
     assert result.status_code == 200
     [line] = access_lines(caplog)
     assert (line.request_id, line.route, line.status, line.cached, line.prompt_tokens) == ("req-42", "/answer", 200, True, 12)
-    assert line.latency_ms >= 0 and len(line.key_id) == 12 and KEY not in json.dumps(line.__dict__, default=str)
+    assert line.latency_ms >= 0 and len(line.key_id) == 16 and KEY not in json.dumps(line.__dict__, default=str)
 
 
 def test_a_stream_is_logged_when_it_ends_with_what_it_learnt_on_the_way(caplog):

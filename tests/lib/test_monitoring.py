@@ -11,6 +11,7 @@ import contextlib
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import falcon.asgi
 import falcon.testing
@@ -20,7 +21,8 @@ from sentry_sdk.transport import Transport
 import router
 from lib import monitoring
 from lib.config import Config
-from lib.hosts import falcon_host
+from lib.hosts import Pool, falcon_host, pages
+from lib.metrics import Metrics
 from tests.parts import pool
 from tests.pg import admin_connection
 from tests.service import REPO
@@ -85,7 +87,7 @@ async def test_an_unhandled_error_is_reported_without_keys_or_unless_allowed_the
         with admin_connection(database_url) as database:
             database.run("ALTER TABLE feedback ADD CONSTRAINT no_down_votes CHECK (rating > 0)")
         with reported(config) as events:
-            async with falcon.testing.ASGIConductor(router.create_app(clients)) as app:
+            async with falcon.testing.ASGIConductor(router.create_app(clients=clients)) as app:
                 rating = {"answer_id": "ans_1", "rating": -1, "query": QUESTION, "comment": COMMENT}
                 response = await app.simulate_post("/v1/feedback", json=rating, headers=AUTHORIZATION)
     assert response.status_code == 500 and response.json["error"]["code"] == "internal"
@@ -105,7 +107,7 @@ async def test_a_failing_dependency_is_reported_once_a_minute_at_most(config_for
     fake_openai.fail_next(401, times=3, path="chat/completions", message=message)
     async with pool(config) as clients:
         with reported(config) as events:
-            async with falcon.testing.ASGIConductor(router.create_app(clients)) as app:
+            async with falcon.testing.ASGIConductor(router.create_app(clients=clients)) as app:
                 for _ in range(3):
                     response = await app.simulate_post("/v1/query", json={"query": QUESTION}, headers=AUTHORIZATION)
                     assert response.status_code == 200 and response.json["mode"] == "extractive"
@@ -116,12 +118,10 @@ async def test_a_failing_dependency_is_reported_once_a_minute_at_most(config_for
     assert QUESTION not in text and "Incorrect API key provided: [redacted]. Input: [redacted]" in text
 
 
-async def test_an_error_outside_any_handler_is_reported_by_the_one_error_handler(tmp_path):
-    """A page whose file has gone: Falcon's resource fails, handle_error answers 500 and reports it."""
+async def test_a_page_whose_file_is_gone_is_a_500_that_is_reported(tmp_path):
+    """A page whose file has gone: the page's route fails, the serve step answers 500 and reports it."""
     config = Config(sentry_dsn=DSN)
-    app = falcon.asgi.App(middleware=[falcon_host.RequestContext()])
-    app.add_route("/page", falcon_host.Fixed(tmp_path / "gone.html"))
-    app.add_error_handler(Exception, falcon_host.handle_error)
+    app = falcon_host.app([pages.page("/page", tmp_path / "gone.html")], Pool(clients=SimpleNamespace(config=config, metrics=Metrics())))
     with reported(config) as events:
         async with falcon.testing.ASGIConductor(app) as client:
             response = await client.simulate_get("/page")

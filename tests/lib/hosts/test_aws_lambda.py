@@ -65,7 +65,7 @@ def test_gives_the_same_answer_as_the_falcon_host(config_for, sparse_index):
 
     async def via_falcon():
         async with pool(config) as clients:
-            async with falcon.testing.ASGIConductor(router.create_app(clients)) as conductor:
+            async with falcon.testing.ASGIConductor(router.create_app(clients=clients)) as conductor:
                 return (await conductor.simulate_post("/v1/query", json=question)).json
 
     import asyncio
