@@ -19,13 +19,9 @@ from lib.hosts import Pool, pages
 from lib.hosts.messages import Route
 
 STATIC = Path(__file__).parent / "lib" / "static"
-# The analytics page's policy also as a header, for what a <meta> can't say: no framing, no referrer.
-ADMIN_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-}
 
+# The values requests are read into: the OpenAPI document states their limits.
+REQUESTS = (query.QueryRequest, query.Turn, feedback.FeedbackRequest, feedback.FeedbackQuery, admin.AnalyticsQuery)
 ROUTES = (
     Route("POST", "/v1/query", query.parse, query.handle, needs_key=True, limited=True),
     Route("GET", "/health", health.parse, health.handle),
@@ -42,9 +38,9 @@ def page_routes() -> tuple[Route, ...]:
         pages.page("/", STATIC / "chat" / "index.html"),
         *pages.folder("/chat", STATIC / "chat"),
         pages.page("/widget.js", STATIC / "widget.js"),
-        pages.page("/admin", STATIC / "admin" / "index.html", headers=ADMIN_PAGE_HEADERS),
+        pages.page("/admin", STATIC / "admin" / "index.html", headers=pages.OWN_FILES_ONLY),
         *pages.folder("/admin", STATIC / "admin"),
-        pages.document("/openapi.json", openapi.document()),
+        pages.document("/openapi.json", openapi.document(REQUESTS)),
         pages.document("/docs", openapi.SWAGGER_PAGE, "text/html; charset=utf-8"),
         *pages.folder("/docs/assets", STATIC / "swagger-ui"),
     )
@@ -115,6 +111,7 @@ def main() -> None:
         # on a connection this side has just closed: uvicorn's 5 s default does exactly that.
         timeout_keep_alive=75,
     )
+    monitoring.shutdown()  # what Sentry still holds goes now
 
 
 if __name__ == "__main__":

@@ -28,8 +28,14 @@ def _day(value) -> date | None:
 
 @frozen
 class AnalyticsQuery:
-    period: str = field(default="week", validator=one_of(tuple(PERIODS)))
-    end: date | None = field(default=None, converter=_day)  # the report's last UTC day; None: today
+    period: str = field(
+        default="week", validator=one_of(tuple(PERIODS)), metadata={"doc": "1, 7 or 30 UTC days, the last of them `end`"}
+    )
+    end: date | None = field(
+        default=None,
+        converter=_day,
+        metadata={"schema": {"type": "string", "format": "date"}, "doc": "the last UTC day, YYYY-MM-DD; default today"},
+    )
 
     FIELDS = ("period", "end")
 

@@ -46,20 +46,30 @@ def _sources(value) -> tuple:
 class FeedbackRequest:
     answer_id: str = field(converter=strip, validator=text(min_length=1, max_length=128, pattern=_ID))
     rating: int = field(validator=one_of((1, -1)))
-    feedback_id: str | None = field(default=None, converter=_uuid)
+    feedback_id: str | None = field(
+        default=None, converter=_uuid, metadata={"schema": {"type": ["string", "null"], "format": "uuid"}, "doc": "makes a retry idempotent"}
+    )
     reason: str | None = field(default=None, validator=one_of(REASONS, optional=True))
     comment: str | None = field(default=None, converter=strip, validator=text(max_length=1000, optional=True))
     query: str | None = field(default=None, validator=text(max_length=2000, optional=True))
     answer: str | None = field(default=None, validator=text(max_length=20_000, optional=True))
-    sources: tuple = field(default=(), converter=_sources)
+    sources: tuple = field(
+        default=(),
+        converter=_sources,
+        metadata={
+            "schema": {"type": ["array", "null"], "maxItems": MAX_SOURCES, "items": {"type": "object"}},
+            "doc": f"at most {MAX_SOURCES_BYTES:,} bytes as JSON",
+        },
+    )
     selected_text: str | None = field(default=None, validator=text(max_length=8000, optional=True))
     session_id: str | None = field(default=None, validator=text(min_length=1, max_length=128, pattern=_ID, optional=True))
 
     FIELDS = ("feedback_id", "answer_id", "rating", "reason", "comment", "query", "answer", "sources", "selected_text", "session_id")
+    REQUIRED = ("answer_id", "rating")
 
     @classmethod
     def from_json(cls, data: dict) -> "FeedbackRequest":
-        return build(cls, data, allowed=cls.FIELDS, required=("answer_id", "rating"))
+        return build(cls, data, allowed=cls.FIELDS, required=cls.REQUIRED)
 
 
 def parse(incoming: Incoming) -> FeedbackRequest:
@@ -88,6 +98,7 @@ async def handle(request: FeedbackRequest, clients: Clients) -> Reply:
 # GET /v1/feedback: the book's author reads what readers said, behind ADMIN_API_KEY.
 
 VIEWS = ("list", "summary")
+_DATE_TIME = {"type": "string", "format": "date-time"}
 
 
 def _time(value, name: str) -> datetime | None:
@@ -114,10 +125,16 @@ class FeedbackQuery:
     view: str = field(default="list", validator=one_of(VIEWS))
     rating: int | None = field(default=None, converter=_number, validator=one_of((1, -1), optional=True))
     reason: str | None = field(default=None, validator=one_of(REASONS, optional=True))
-    since: datetime | None = field(default=None, converter=lambda value: _time(value, "since"))
-    until: datetime | None = field(default=None, converter=lambda value: _time(value, "until"))
+    since: datetime | None = field(
+        default=None, converter=lambda value: _time(value, "since"), metadata={"schema": _DATE_TIME, "doc": "inclusive, ISO 8601"}
+    )
+    until: datetime | None = field(
+        default=None, converter=lambda value: _time(value, "until"), metadata={"schema": _DATE_TIME, "doc": "exclusive, ISO 8601"}
+    )
     limit: int = field(default=50, converter=_number, validator=integer(low=1, high=200))
-    before: str | None = field(default=None, validator=text(max_length=200, optional=True))
+    before: str | None = field(
+        default=None, validator=text(max_length=200, optional=True), metadata={"doc": "opaque: a page's next_before, as this API gave it"}
+    )
 
     FIELDS = ("view", "rating", "reason", "since", "until", "limit", "before")
 

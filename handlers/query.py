@@ -17,6 +17,8 @@ MAX_HISTORY_CHARACTERS = 16_000
 
 @frozen
 class Turn:
+    FIELDS = REQUIRED = ("role", "content")
+
     role: str = field(validator=one_of(("user", "assistant")))
     content: str = field(converter=strip, validator=text(min_length=1, max_length=MAX_HISTORY_CHARACTERS))
 
@@ -43,22 +45,37 @@ def _history(value) -> tuple[Turn, ...]:
 
 @frozen
 class QueryRequest:
-    query: str = field(converter=strip, validator=text(min_length=1, max_length=2000))
-    top_k: int | None = field(default=None, validator=integer(low=1, high=20, optional=True))
-    selected_text: str | None = field(default=None, converter=strip, validator=text(max_length=8000, optional=True))
-    history: tuple[Turn, ...] = field(default=(), converter=_history)
+    query: str = field(converter=strip, validator=text(min_length=1, max_length=2000), metadata={"doc": "the question;"})
+    top_k: int | None = field(
+        default=None, validator=integer(low=1, high=20, optional=True), metadata={"doc": "default TOP_K (5)"}
+    )
+    selected_text: str | None = field(
+        default=None,
+        converter=strip,
+        validator=text(max_length=8000, optional=True),
+        metadata={"doc": "answer from this text only;"},
+    )
+    history: tuple[Turn, ...] = field(
+        default=(),
+        converter=_history,
+        metadata={
+            "schema": {"type": ["array", "null"], "maxItems": MAX_TURNS, "items": {"$ref": "#/components/schemas/Turn"}},
+            "doc": f"earlier turns, at most {MAX_HISTORY_CHARACTERS:,} characters in all",
+        },
+    )
     session_id: str | None = field(
         default=None, validator=text(min_length=1, max_length=128, pattern=r"[A-Za-z0-9_.-]+", optional=True)
     )
-    stream: bool = field(default=False, validator=boolean)
+    stream: bool = field(default=False, validator=boolean, metadata={"doc": "true answers as text/event-stream"})
     request_id: str = ""
     key_id: str | None = None  # a fingerprint of the API key presented, never the key
 
     FIELDS = ("query", "top_k", "selected_text", "history", "session_id", "stream")
+    REQUIRED = ("query",)
 
     @classmethod
     def from_json(cls, data: dict, *, request_id: str = "", key_id: str | None = None) -> "QueryRequest":
-        return build(cls, data, allowed=cls.FIELDS, required=("query",), request_id=request_id, key_id=key_id)
+        return build(cls, data, allowed=cls.FIELDS, required=cls.REQUIRED, request_id=request_id, key_id=key_id)
 
     def question(self) -> flow.Question:
         return flow.Question(

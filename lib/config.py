@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
+import attrs
 from attrs import frozen
 
 from lib import pricing
@@ -90,56 +91,17 @@ def _sentry_dsn(value: str) -> str:
     return value
 
 
+def _variable(parse: Callable[[str], object], default: object = None):
+    """A field read from the environment variable of its name, by `parse` (which raises ValueError)."""
+    return attrs.field(default=default, metadata={"parse": parse})
+
+
 def _database_url(value: str) -> str:
     value = value.strip()
     if not value.startswith(("postgres://", "postgresql://", "sqlite:///")):
         raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
     return value
 
-
-# name: (parser, default). A default of None means "not set".
-_VARIABLES: dict[str, tuple[Callable[[str], object], object]] = {
-    "OPENAI_API_KEY": (_text, None),
-    "OPENAI_BASE_URL": (_url, None),
-    "OPENAI_EMBEDDING_MODEL": (_text, "text-embedding-3-small"),
-    "OPENAI_GENERATION_MODEL": (_text, "gpt-4o-mini"),
-    "OPENAI_MAX_TOKENS": (_integer(1, 16384), 500),
-    "OPENAI_TIMEOUT": (_number(0.1, 600), 30.0),
-    "QDRANT_URL": (_url, None),
-    "QDRANT_API_KEY": (_text, None),
-    "QDRANT_COLLECTION_NAME": (_text, "book_chunks_v1"),
-    "QDRANT_TIMEOUT": (_number(0.1, 600), 10.0),
-    "DATABASE_URL": (_database_url, None),
-    "DATABASE_TIMEOUT": (_number(0.1, 600), 5.0),
-    "DATA_DIR": (Path, Path("data")),
-    "BOOK_DIR": (Path, REPO_ROOT / "docs"),
-    "INDEX_ON_START": (_boolean, True),
-    "LOG_LEVEL": (_log_level, "INFO"),
-    "SIMILARITY_THRESHOLD": (_number(0.0, 1.0), None),
-    "TOP_K": (_integer(1, 20), 5),
-    "CHUNK_SIZE": (_integer(50, 8000), 500),
-    "CHUNK_OVERLAP": (_integer(0, 4000), 50),
-    "PORT": (_integer(1, 65535), 8000),
-    "MAX_BODY_BYTES": (_integer(1024, 100_000_000), 65536),
-    "STORE_QUERIES": (_boolean, True),
-    "ANSWER_CACHE_SECONDS": (_number(0, 86400), 900.0),
-    "ALLOWED_ORIGINS": (_words, ()),
-    "API_KEYS": (_words, ()),
-    "ADMIN_API_KEY": (_text, None),
-    # Unset: 1 on a Hugging Face Space (SPACE_ID is set: its proxy writes X-Forwarded-For), else 0.
-    "TRUSTED_PROXIES": (_integer(0, 10), None),
-    "RATE_LIMIT_PER_MINUTE": (_integer(0, 1_000_000), 30),
-    "RATE_LIMIT_PER_DAY": (_integer(0, 100_000_000), 1000),
-    "DAILY_TOKEN_BUDGET": (_integer(0, 10**12), 1_000_000),
-    "BREAKER_FAILURES": (_integer(1, 1000), 5),
-    "BREAKER_COOLDOWN_SECONDS": (_number(0.1, 3600), 15.0),
-    "SHUTDOWN_GRACE_SECONDS": (_number(0, 3600), 8.0),
-    "METRICS_API_KEY": (_text, None),
-    "SENTRY_DSN": (_sentry_dsn, None),
-    "SENTRY_ENVIRONMENT": (_text, None),
-    "MODEL_PRICES": (pricing.parse, ()),
-    "RETENTION_DAYS": (_integer(0, 36500), 0),
-}
 
 # Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
 # (see lib/retrieval.py): the cosine similarity of OpenAI embeddings, and the
@@ -153,68 +115,74 @@ DEFAULT_LEXICAL_THRESHOLD = 0.27
 
 @frozen
 class Config:
-    openai_api_key: str | None = None
-    openai_base_url: str | None = None
-    openai_embedding_model: str = "text-embedding-3-small"
-    openai_generation_model: str = "gpt-4o-mini"
-    openai_max_tokens: int = 500
-    openai_timeout: float = 30.0
-    qdrant_url: str | None = None
-    qdrant_api_key: str | None = None
-    qdrant_collection_name: str = "book_chunks_v1"
-    qdrant_timeout: float = 10.0
-    database_url: str | None = None
-    database_timeout: float = 5.0
-    data_dir: Path = Path("data")
-    book_dir: Path = REPO_ROOT / "docs"
-    index_on_start: bool = True
-    log_level: str = "INFO"
-    similarity_threshold: float | None = None
-    top_k: int = 5
-    chunk_size: int = 500
-    chunk_overlap: int = 50
-    port: int = 8000
-    max_body_bytes: int = 65536
-    store_queries: bool = True
-    answer_cache_seconds: float = 900.0
-    allowed_origins: tuple[str, ...] = ()
-    api_keys: tuple[str, ...] = ()
-    admin_api_key: str | None = None
-    trusted_proxies: int = 0
-    rate_limit_per_minute: int = 30
-    rate_limit_per_day: int = 1000
-    daily_token_budget: int = 1_000_000
-    breaker_failures: int = 5
-    breaker_cooldown_seconds: float = 15.0
-    shutdown_grace_seconds: float = 8.0
-    metrics_api_key: str | None = None
-    sentry_dsn: str | None = None
-    sentry_environment: str | None = None
-    model_prices: tuple[tuple[str, pricing.Price], ...] = ()  # MODEL_PRICES as written; see `prices`
-    retention_days: int = 0  # 0: the answer log is kept for ever
+    """Every variable the service reads, each declared once: its type, how its text is read, and its default.
+
+    A field's environment variable is its name in capitals; a default of None means "not set".
+    """
+
+    openai_api_key: str | None = _variable(_text)
+    openai_base_url: str | None = _variable(_url)
+    openai_embedding_model: str = _variable(_text, "text-embedding-3-small")
+    openai_generation_model: str = _variable(_text, "gpt-4o-mini")
+    openai_max_tokens: int = _variable(_integer(1, 16384), 500)
+    openai_timeout: float = _variable(_number(0.1, 600), 30.0)
+    qdrant_url: str | None = _variable(_url)
+    qdrant_api_key: str | None = _variable(_text)
+    qdrant_collection_name: str = _variable(_text, "book_chunks_v1")
+    qdrant_timeout: float = _variable(_number(0.1, 600), 10.0)
+    database_url: str | None = _variable(_database_url)
+    database_timeout: float = _variable(_number(0.1, 600), 5.0)
+    data_dir: Path = _variable(Path, Path("data"))
+    book_dir: Path = _variable(Path, REPO_ROOT / "docs")
+    index_on_start: bool = _variable(_boolean, True)
+    log_level: str = _variable(_log_level, "INFO")
+    similarity_threshold: float | None = _variable(_number(0.0, 1.0))
+    top_k: int = _variable(_integer(1, 20), 5)
+    chunk_size: int = _variable(_integer(50, 8000), 500)
+    chunk_overlap: int = _variable(_integer(0, 4000), 50)
+    port: int = _variable(_integer(1, 65535), 8000)
+    max_body_bytes: int = _variable(_integer(1024, 100_000_000), 65536)
+    store_queries: bool = _variable(_boolean, True)
+    answer_cache_seconds: float = _variable(_number(0, 86400), 900.0)
+    allowed_origins: tuple[str, ...] = _variable(_words, ())
+    api_keys: tuple[str, ...] = _variable(_words, ())
+    admin_api_key: str | None = _variable(_text)
+    # Unset: 1 on a Hugging Face Space (SPACE_ID is set: its proxy writes X-Forwarded-For), else 0.
+    trusted_proxies: int = _variable(_integer(0, 10), 0)
+    rate_limit_per_minute: int = _variable(_integer(0, 1_000_000), 30)
+    rate_limit_per_day: int = _variable(_integer(0, 100_000_000), 1000)
+    daily_token_budget: int = _variable(_integer(0, 10**12), 1_000_000)
+    breaker_failures: int = _variable(_integer(1, 1000), 5)
+    breaker_cooldown_seconds: float = _variable(_number(0.1, 3600), 15.0)
+    shutdown_grace_seconds: float = _variable(_number(0, 3600), 8.0)
+    metrics_api_key: str | None = _variable(_text)
+    sentry_dsn: str | None = _variable(_sentry_dsn)
+    sentry_environment: str | None = _variable(_text)
+    model_prices: tuple[tuple[str, pricing.Price], ...] = _variable(pricing.parse, ())  # MODEL_PRICES as written; see `prices`
+    retention_days: int = _variable(_integer(0, 36500), 0)  # 0: the answer log is kept for ever
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":
         """Read every variable once; raise ConfigError naming the first bad one."""
         environ = os.environ if environ is None else environ
         values = {}
-        for name, (parse, default) in _VARIABLES.items():
+        for variable in attrs.fields(cls):
+            name = variable.name.upper()
             raw = environ.get(name, "")
             if not raw.strip():
-                values[name.lower()] = default
                 continue
             try:
-                values[name.lower()] = parse(raw)
+                values[variable.name] = variable.metadata["parse"](raw)
             except ValueError as error:
                 raise ConfigError(f"{name} {error}") from None
-        if values["trusted_proxies"] is None:
+        if "trusted_proxies" not in values:
             values["trusted_proxies"] = 1 if environ.get("SPACE_ID", "").strip() else 0
-        if values["chunk_overlap"] >= values["chunk_size"]:
+        config = cls(**values)
+        if config.chunk_overlap >= config.chunk_size:
             raise ConfigError(
-                f"CHUNK_OVERLAP must be smaller than CHUNK_SIZE ({values['chunk_size']}), "
-                f"got {values['chunk_overlap']}"
+                f"CHUNK_OVERLAP must be smaller than CHUNK_SIZE ({config.chunk_size}), got {config.chunk_overlap}"
             )
-        return cls(**values)
+        return config
 
     @property
     def openai_enabled(self) -> bool:

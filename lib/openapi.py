@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
+import attrs
+
 from lib import __version__
+from lib.validation import field_schema
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
-# Characters no text field takes: C0 controls but tab, newline and carriage return, and DEL. (Lone
-# surrogates are refused too, but a pattern can't name them: JSON Schema's regexes match code points.)
-_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-# The server strips whitespace from both ends of some fields before it checks them; a pattern says so
-# exactly, where minLength and maxLength would count the whitespace too.
-_ID = {"type": "string", "pattern": r"^\s*[A-Za-z0-9_.:-]{1,128}\s*$", "description": "stripped; 1 to 128 characters"}
-_SESSION = {"type": ["string", "null"], "pattern": r"^[A-Za-z0-9_.-]+$", "minLength": 1, "maxLength": 128}
-
-
-def _stripped(max_length: int, *, required: bool, description: str = "") -> dict:
-    """A text field the server strips, then checks: 1 (or 0) to max_length characters, no control characters."""
-    edge, inner = rf"[^\s{_FORBIDDEN}]", rf"[^{_FORBIDDEN}]"
-    text = rf"{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?"
-    schema = {
-        "type": "string" if required else ["string", "null"],
-        "pattern": rf"^\s*{text}\s*$" if required else rf"^\s*(?:{text})?\s*$",
-        "description": " ".join(filter(None, [description, f"stripped, then {'1' if required else '0'} to {max_length} characters"])),
-    }
-    return schema
-
-
-def _text(max_length: int) -> dict:
-    """An optional text field taken as it is: at most max_length characters, no control characters."""
-    return {"type": ["string", "null"], "maxLength": max_length, "pattern": rf"^[^{_FORBIDDEN}]*$"}
-
-
 def _event(name: str, data: dict) -> dict:
     """A server-sent event: its name, and its data as JSON of the given schema."""
     return {
@@ -127,34 +106,6 @@ _SCHEMAS = {
             "request_id": _STRING,
         },
     },
-    "Turn": {
-        "type": "object",
-        "required": ["role", "content"],
-        "additionalProperties": False,
-        "properties": {
-            "role": {"type": "string", "enum": ["user", "assistant"]},
-            "content": _stripped(16000, required=True),
-        },
-    },
-    "QueryRequest": {
-        "type": "object",
-        "required": ["query"],
-        "additionalProperties": False,
-        "description": "A null field counts as absent. The body is at most MAX_BODY_BYTES (64 KiB by default).",
-        "properties": {
-            "query": _stripped(2000, required=True, description="the question;"),
-            "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": 20, "description": "default TOP_K (5)"},
-            "selected_text": _stripped(8000, required=False, description="answer from this text only;"),
-            "history": {
-                "type": ["array", "null"],
-                "maxItems": 20,
-                "items": {"$ref": "#/components/schemas/Turn"},
-                "description": "earlier turns, at most 16,000 characters in all",
-            },
-            "session_id": _SESSION,
-            "stream": {"type": ["boolean", "null"], "description": "true answers as text/event-stream"},
-        },
-    },
     "Source": _SOURCE,
     "QueryResponse": {
         "type": "object",
@@ -210,29 +161,6 @@ _SCHEMAS = {
             "version": _STRING,
             "indexing": {"type": "string", "description": "present while the book is being indexed"},
             "errors": {"type": "object", "additionalProperties": _STRING, "description": "why, per service"},
-        },
-    },
-    "FeedbackRequest": {
-        "type": "object",
-        "required": ["answer_id", "rating"],
-        "additionalProperties": False,
-        "description": "A null field counts as absent.",
-        "properties": {
-            "feedback_id": {"type": ["string", "null"], "format": "uuid", "description": "makes a retry idempotent"},
-            "answer_id": _ID,
-            "rating": {"type": "integer", "enum": [1, -1]},
-            "reason": {"type": ["string", "null"], "enum": ["wrong", "incomplete", "irrelevant", "unclear", "other", None]},
-            "comment": _stripped(1000, required=False),
-            "query": _text(2000),
-            "answer": _text(20000),
-            "sources": {
-                "type": ["array", "null"],
-                "maxItems": 20,
-                "items": {"type": "object"},
-                "description": "at most 20,000 bytes as JSON",
-            },
-            "selected_text": _text(8000),
-            "session_id": _SESSION,
         },
     },
     "FeedbackRecorded": {
@@ -427,7 +355,41 @@ _LIMITED = (
 _OPTIONAL_KEY = [{}, {"apiKey": []}, {"apiKeyHeader": []}]
 
 
-def document() -> dict:
+def _object(cls: type) -> dict:
+    """A request value's JSON Schema, from its fields' validators: the limits the server enforces, stated once."""
+    fields = {attribute.name: attribute for attribute in attrs.fields(cls)}
+    return {
+        "type": "object",
+        "required": list(cls.REQUIRED),
+        "additionalProperties": False,
+        "description": "A null field counts as absent. The body is at most MAX_BODY_BYTES (64 KiB by default).",
+        "properties": {name: field_schema(fields[name]) for name in cls.FIELDS},
+    }
+
+
+def _parameters(cls: type) -> list[dict]:
+    """A query string's parameters, from the value it is read into; a parameter is never null."""
+    parameters = []
+    for attribute in attrs.fields(cls):
+        if attribute.name not in cls.FIELDS:
+            continue
+        schema = field_schema(attribute)
+        description = schema.pop("description", "")
+        if isinstance(schema["type"], list):
+            schema["type"] = next(kind for kind in schema["type"] if kind != "null")
+            if "enum" in schema:
+                schema["enum"] = [choice for choice in schema["enum"] if choice is not None]
+        if attribute.default is not None:
+            schema["default"] = attribute.default
+        parameters.append(_query(attribute.name, schema, description))
+    return parameters
+
+
+def document(requests: Iterable[type]) -> dict:
+    """The OpenAPI document; `requests` are the request values (QueryRequest, Turn, FeedbackRequest,
+    FeedbackQuery, AnalyticsQuery), whose fields say what each route accepts."""
+    by_name = {cls.__name__: cls for cls in requests}
+    schemas = {**_SCHEMAS, **{name: _object(by_name[name]) for name in ("QueryRequest", "Turn", "FeedbackRequest")}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -507,15 +469,7 @@ def document() -> dict:
                     "operationId": "feedback_admin",
                     "description": _LIMITED + " A parameter given twice is refused.",
                     "security": [{"admin": []}],
-                    "parameters": [
-                        _query("view", {"type": "string", "enum": ["list", "summary"], "default": "list"}),
-                        _query("rating", {"type": "integer", "enum": [1, -1]}),
-                        _query("reason", {"type": "string", "enum": ["wrong", "incomplete", "irrelevant", "unclear", "other"]}),
-                        _query("since", {"type": "string", "format": "date-time"}, "inclusive, ISO 8601"),
-                        _query("until", {"type": "string", "format": "date-time"}, "exclusive, ISO 8601"),
-                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-                        _query("before", {"type": "string", "maxLength": 200}, "opaque: a page's next_before, as this API gave it"),
-                    ],
+                    "parameters": _parameters(by_name["FeedbackQuery"]),
                     "responses": {
                         "200": {
                             "description": "With view=list: {items, next_before}; with view=summary: counts",
@@ -532,11 +486,7 @@ def document() -> dict:
                     "operationId": "analytics",
                     "description": _LIMITED + " A parameter given twice is refused. Read from the answer log and the feedback.",
                     "security": [{"admin": []}],
-                    "parameters": [
-                        _query("period", {"type": "string", "enum": ["day", "week", "month"], "default": "week"},
-                               "1, 7 or 30 UTC days, the last of them `end`"),
-                        _query("end", {"type": "string", "format": "date"}, "the last UTC day, YYYY-MM-DD; default today"),
-                    ],
+                    "parameters": _parameters(by_name["AnalyticsQuery"]),
                     "responses": {
                         "200": _json("The analytics of the period", "Analytics", limited=True),
                         **_admin_errors(),
@@ -545,7 +495,7 @@ def document() -> dict:
             },
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "one of API_KEYS, when set"},
                 "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "the same, as a header"},

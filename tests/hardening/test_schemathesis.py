@@ -14,6 +14,7 @@ import sys
 import httpx
 import pytest
 
+import router
 from lib import openapi
 from tests.hardening.conftest import running
 from tests.service import REPO
@@ -39,7 +40,7 @@ def real_cursor(url: str) -> str:
 
 
 def test_the_document_tested_is_the_one_the_service_serves(service):
-    assert httpx.get(service.url + "/openapi.json").json() == openapi.document()
+    assert httpx.get(service.url + "/openapi.json").json() == openapi.document(router.REQUESTS)
 
 
 def test_the_service_keeps_its_own_contract(service, tmp_path):

@@ -6,12 +6,13 @@ import re
 
 import pytest
 
+import router
 from handlers.feedback import FeedbackRequest
 from handlers.query import QueryRequest
 from lib import openapi
 from lib.errors import InvalidRequest
 
-SCHEMAS = openapi.document()["components"]["schemas"]
+SCHEMAS = openapi.document(router.REQUESTS)["components"]["schemas"]
 TRICKY = [
     "", " ", "x", " x ", "\tx\n", "a b", "\x0b", "\x0bx\x0c", "x\x0by", "\x1cx\x1f", "x\x00", "\x00", "x\x7f",
     "\u00a0x\u2003", "\u2028", "ü", "x" * 7, " " + "x" * 7 + " ", "\r\n", "line\nbreak", "\x85x\x85",
@@ -71,7 +72,7 @@ def test_the_feedback_query_pattern_is_the_validator(value):
 
 
 def test_every_limited_route_documents_429_and_the_rate_headers():
-    paths = openapi.document()["paths"]
+    paths = openapi.document(router.REQUESTS)["paths"]
     for path, method in (("/v1/query", "post"), ("/v1/feedback", "post"), ("/v1/feedback", "get")):
         responses = paths[path][method]["responses"]
         assert responses["429"]["headers"]["Retry-After"]["required"] is True
