@@ -19,9 +19,10 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from lib.config import Config
+from tests.artifacts import ARTIFACTS
 from tests.browser.pages import ADMIN_KEY, MARKUP_PAGE, Site, Tab
 from tests.parts import BOOK, index_book
-from tests.service import REPO, Service
+from tests.service import Service
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -32,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = REPO / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -117,5 +117,5 @@ def tab(browser, fake_openai) -> Iterator[Tab]:
 
 @pytest.fixture(scope="package")
 def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS

@@ -17,26 +17,28 @@ NO_LIMITS = {"RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_PER_DAY": "0"}
 
 
 @contextlib.contextmanager
-def running(folder: Path, env: dict[str, str], index: Config | None = None) -> Iterator[Service]:
-    """A started service whose DATA_DIR is a copy of `index`'s (or empty), its log kept in `folder`."""
+def running(folder: Path, env: dict[str, str], index: Config | None = None, *, process: bool = False) -> Iterator[Service]:
+    """A started service whose DATA_DIR is a copy of `index`'s (or empty), its log kept in `folder`; with
+    `process`, in a process of its own."""
     data_dir = folder / "data"
     if index is not None:
         shutil.copytree(index.data_dir, data_dir)
-    service = Service({"DATA_DIR": str(data_dir), **NO_LIMITS, **env}, log_path=folder / "service.log")
+    service = Service({"DATA_DIR": str(data_dir), **NO_LIMITS, **env}, log_path=folder / "service.log", process=process)
     with service:
         yield service
 
 
 @pytest.fixture
 def serve(tmp_path, sparse_index):
-    """Start services for this test alone: serve(env, index=sparse_index) -> Service; all stopped afterwards."""
+    """Start services for this test alone: serve(env, index=sparse_index, process=False) -> Service; all stopped
+    afterwards."""
     with contextlib.ExitStack() as stack:
         started: list[Service] = []
 
-        def start(env: dict[str, str] | None = None, index: Config | None = sparse_index) -> Service:
+        def start(env: dict[str, str] | None = None, index: Config | None = sparse_index, process: bool = False) -> Service:
             folder = tmp_path / f"service-{len(started)}"
             folder.mkdir()
-            started.append(stack.enter_context(running(folder, env or {}, index)))
+            started.append(stack.enter_context(running(folder, env or {}, index, process=process)))
             return started[-1]
 
         yield start

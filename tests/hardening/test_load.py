@@ -114,7 +114,7 @@ def service(tmp_path_factory, sparse_index, openai_server):
         "RATE_LIMIT_PER_DAY": "0",
         "LOG_LEVEL": "WARNING",  # a line per request would be the log's memory and time, not the service's
     }
-    with running(tmp_path_factory.mktemp("load"), env, sparse_index) as started:
+    with running(tmp_path_factory.mktemp("load"), env, sparse_index, process=True) as started:
         yield started
 
 

@@ -18,7 +18,7 @@ TOKEN_DELAY = 0.12  # seconds between the model's words: the stream takes about 
 def test_a_stream_in_flight_finishes_after_sigterm_and_the_process_exits_0(serve, fake_openai):
     fake_openai.reply = " ".join(["Chunks"] * (WORDS - 1) + ["[1]."])
     fake_openai.token_delay = TOKEN_DELAY
-    service = serve({"OPENAI_BASE_URL": fake_openai.base_url, "SHUTDOWN_GRACE_SECONDS": "10"})
+    service = serve({"OPENAI_BASE_URL": fake_openai.base_url, "SHUTDOWN_GRACE_SECONDS": "10"}, process=True)
     received: list[str] = []
     first_event = threading.Event()
 

@@ -11,7 +11,7 @@ benchmark sets per scenario; the database is the real PostgreSQL (DATABASE_URL
 or 127.0.0.1:5432, a fresh database each run, else a throwaway cluster); the
 driver (tests/perf/driver.py) runs in another. Each scenario is run for a few
 rounds and the median round is reported. It prints one table and writes
-test-artifacts/perf/bench-<mode>.json.
+bench-<mode>.json in the artifacts folder (tests/artifacts.py).
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from typing import Iterator
 
 from attrs import asdict, frozen
 
+from tests.artifacts import ARTIFACTS
 from tests.perf.book import QUESTION
 from tests.perf.upstreams import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts" / "perf"
+ARTIFACTS = ARTIFACTS / "perf"
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -64,6 +65,30 @@ def sql(make_config) -> Callable[..., list[tuple]]:
             connection.close()
 
     return run
+
+
+@pytest.fixture
+def locked_answers(make_config):
+    """`with locked_answers():` the answers table is held by a transaction of the test's own, so that no
+    answer can be written until the block ends."""
+    config = make_config()
+
+    @contextlib.contextmanager
+    def locked():
+        if config.database_url is None:
+            connection = sqlite3.connect(config.sqlite_path, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+        else:
+            connection = admin_connection(config.database_url)
+            connection.run("BEGIN")
+            connection.run("LOCK TABLE answers IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            (connection.execute if config.database_url is None else connection.run)("ROLLBACK")
+            connection.close()
+
+    return locked
 
 
 def answer(id: str = "ans_1", *, at: datetime = T0, **fields) -> AnswerRecord:

@@ -55,18 +55,16 @@ def test_a_failed_write_is_counted_and_logged_without_raising(caplog):
 
 def test_a_full_queue_drops_without_blocking():
     release = threading.Event()
-    log = AnswerLog(lambda batch: release.wait(5), capacity=3, batch_size=1)
+    log = AnswerLog(lambda batch: release.wait(30), capacity=3, batch_size=1)
 
-    started = time.perf_counter()
     for n in range(20):
         log.put(answer(f"ans_{n}"))
-    elapsed = time.perf_counter() - started
+    dropped_while_stuck = log.stats()["answers_dropped"]  # a put that waited for room would have dropped none
     release.set()
     stats = settle(log, 20)
     log.close(1.0)
 
-    assert elapsed < 0.1
-    assert stats["answers_dropped"] >= 16
+    assert dropped_while_stuck >= 16
     assert stats["answers_logged"] + stats["answers_dropped"] == 20
 
 
@@ -94,7 +92,7 @@ def test_close_is_bounded_when_the_writer_hangs():
     elapsed = time.monotonic() - started
     hang.set()
 
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # the writer hangs for 10 s: close gave up on it
     assert log.stats()["answers_dropped"] >= 3
 
 

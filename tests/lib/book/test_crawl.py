@@ -9,7 +9,7 @@ from lib.book.crawl import USER_AGENT, crawl_site
 from lib.book.pages import Page, PageError, Section
 
 SITE = "https://book.example"
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "site"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "site"
 HTML = "text/html; charset=utf-8"
 
 

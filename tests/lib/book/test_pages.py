@@ -11,7 +11,7 @@ from lib.book.pages import (
     parse_page,
 )
 
-BOOK = Path(__file__).resolve().parent.parent / "fixtures" / "book"
+BOOK = Path(__file__).resolve().parents[2] / "fixtures" / "book"
 
 
 def read_book() -> dict[str, Page | PageError]:

@@ -7,7 +7,7 @@ import pytest
 from lib.book.chunking import Chunk, chunk_page, count_tokens, split_text
 from lib.book.pages import Page, Section, iter_book, parse_page
 
-BOOK = Path(__file__).resolve().parent.parent / "fixtures" / "book"
+BOOK = Path(__file__).resolve().parents[2] / "fixtures" / "book"
 
 LONG_SECTION = (
     "Motors turn the wheels. Sensors read the floor. The controller decides where to go.\n\n"

@@ -1,4 +1,4 @@
-"""lib/retrieval.py: search in each mode over the bundled book, with scores on each mode's scale."""
+"""lib/answer/retrieval.py: search in each mode over the bundled book, with scores on each mode's scale."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lib.answer import retrieval
 from lib.index import sparse
 from tests.parts import pool
 
-CASES = Path(__file__).parents[1] / "eval" / "cases.jsonl"
+CASES = Path(__file__).parents[2] / "eval" / "cases.jsonl"
 QUESTION = "Where do I copy the connection string on Neon?"
 
 

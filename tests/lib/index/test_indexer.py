@@ -188,7 +188,7 @@ async def test_a_question_answered_in_a_sub_section_links_to_that_sub_section_fi
 def test_indexes_a_live_site_by_its_sitemap_and_links_its_sections(tmp_path):
     import responses
 
-    from tests.lib.test_crawl import HTML, SITE, doc_html, sitemap
+    from tests.lib.book.test_crawl import HTML, SITE, doc_html, sitemap
 
     config = Config(data_dir=tmp_path / "data")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as site:

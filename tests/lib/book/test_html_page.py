@@ -5,7 +5,7 @@ import pytest
 from lib.book.html_page import parse_html, read_html
 from lib.book.pages import Page, PageError, Section
 
-SITE = Path(__file__).resolve().parent.parent / "fixtures" / "site"
+SITE = Path(__file__).resolve().parents[2] / "fixtures" / "site"
 URL = "https://book.example/docs/basics/first-steps"
 
 

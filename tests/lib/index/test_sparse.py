@@ -1,4 +1,4 @@
-"""lib/sparse.py: terms, and the lexical relevance score."""
+"""lib/index/sparse.py: terms, and the lexical relevance score."""
 
 from __future__ import annotations
 
