@@ -96,11 +96,12 @@ async def _report(clients) -> Reply:
             "name": clients.config.qdrant_collection_name,
             "points": collection.points if collection else 0,
             "dense_size": collection.dense_size if collection else None,
+            "embedded": collection.dense_points if collection else 0,
         },
         "version": __version__,
     }
     if indexing:
-        body["indexing"] = indexing
+        body["indexing"] = indexing.to_dict()
     body["caches"] = clients.caches.stats()  # as of this report
     # Answers the log has written, failed to write, or dropped because it fell behind.
     body["answer_log"] = await clients.store.stats()

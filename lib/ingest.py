@@ -1,4 +1,4 @@
-"""python -m lib.ingest PATH_OR_URL [...]: index a Docusaurus book into the Qdrant collection."""
+"""python -m lib.ingest PATH_OR_URL [...]: index a Docusaurus book into the vector collection."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import sys
 
+import attrs
+
 from lib.clients import open_openai
 from lib.config import Config, ConfigError
-from lib.index.indexer import CollectionMismatch, index_sources
-from lib.index.vector_store import VectorStoreLocked, open_qdrant
+from lib.index.embedding import EmbeddingFailed, open_embedder
+from lib.index.indexer import CollectionMismatch, fill_embeddings, index_sources
+from lib.index.migration import migrate_local_mode
+from lib.index.minilm import ModelMissing
+from lib.index.vectors import VectorStoreLocked, open_vectors
 
 EMBED_RETRIES = 5
 
@@ -31,25 +36,23 @@ def _say(message: str) -> None:
 
 
 async def _run(args: argparse.Namespace, config: Config) -> int:
-    qdrant = open_qdrant(config)
-    embedder = open_openai(config)
-    if embedder is not None:
-        embedder = embedder.with_options(max_retries=EMBED_RETRIES)
+    if args.collection:
+        config = attrs.evolve(config, qdrant_collection_name=args.collection)
+    vectors = open_vectors(config)
+    client = open_openai(config)
+    embedder = open_embedder(config, client.with_options(max_retries=EMBED_RETRIES) if client else None)
     try:
+        await migrate_local_mode(config, vectors)
         summary = await index_sources(
-            args.sources,
-            qdrant=qdrant,
-            embedder=embedder,
-            config=config,
-            collection=args.collection,
-            report=_say,
-            dry_run=args.dry_run,
-            recreate=args.recreate,
+            args.sources, vectors=vectors, embedder=embedder, config=config, report=_say,
+            dry_run=args.dry_run, recreate=args.recreate,
         )
+        if embedder is not None and not args.dry_run:
+            summary.embedded = await fill_embeddings(vectors, embedder, lambda done, total: _say(f"embedded {done}/{total} chunks"))
     finally:
-        await qdrant.close()
-        if embedder is not None:
-            await embedder.close()
+        await vectors.close()
+        if client is not None:
+            await client.close()
     print(("dry run: nothing written\n" if args.dry_run else "") + summary.lines())
     return 1 if summary.skipped else 0
 
@@ -58,7 +61,7 @@ def main(argv=None) -> int:
     args = _arguments(argv)
     try:
         return asyncio.run(_run(args, Config.from_environ()))
-    except (ConfigError, VectorStoreLocked, CollectionMismatch) as error:
+    except (ConfigError, VectorStoreLocked, CollectionMismatch, EmbeddingFailed, ModelMissing) as error:
         _say(f"error: {error}")
         return 2
 

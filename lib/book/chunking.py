@@ -6,7 +6,7 @@ import functools
 import hashlib
 import math
 import re
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from attrs import frozen
 
@@ -73,6 +73,11 @@ def _word_tokens(word: str) -> int:
     return max(total, 1)
 
 
+def embed_text(title: str, headings: Sequence[str], text: str) -> str:
+    """What is embedded and indexed of a chunk: `Title > H2 > H3`, a blank line, then the text."""
+    return " > ".join((title, *headings)) + "\n\n" + text
+
+
 @frozen
 class Chunk:
     text: str
@@ -85,8 +90,7 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What is embedded and indexed: `Title > H2 > H3`, a blank line, then the text."""
-        return " > ".join((self.title, *self.headings)) + "\n\n" + self.text
+        return embed_text(self.title, self.headings, self.text)
 
     @property
     def content_hash(self) -> str:

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from typing import Mapping
 
-from qdrant_client import models
+from attrs import frozen
 
 # The collection's named vectors: the BM25 term vectors below, and the embeddings when a model makes them.
 DENSE = "dense"
@@ -59,7 +59,15 @@ def term_index(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little")
 
 
-def document_vector(text: str) -> models.SparseVector:
+@frozen
+class Sparse:
+    """A sparse vector: term indices, sorted and unique, and their weights."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+def document_vector(text: str) -> Sparse:
     counts = Counter(terms(text))
     length = sum(counts.values())
     weights: dict[int, float] = {}
@@ -67,12 +75,13 @@ def document_vector(text: str) -> models.SparseVector:
         weight = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVERAGE_TERMS))
         index = term_index(term)
         weights[index] = weights.get(index, 0.0) + weight
-    return models.SparseVector(indices=list(weights), values=list(weights.values()))
+    ordered = sorted(weights)
+    return Sparse(indices=tuple(ordered), values=tuple(weights[index] for index in ordered))
 
 
-def query_vector(text: str) -> models.SparseVector:
-    indices = sorted({term_index(term) for term in terms(text)})
-    return models.SparseVector(indices=indices, values=[1.0] * len(indices))
+def query_vector(text: str) -> Sparse:
+    indices = tuple(sorted({term_index(term) for term in terms(text)}))
+    return Sparse(indices=indices, values=(1.0,) * len(indices))
 
 
 def bm25_idf(document_frequency: int, documents: int) -> float:

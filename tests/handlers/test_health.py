@@ -5,7 +5,7 @@ import pytest
 from handlers import health
 from handlers.health import HealthRequest
 from lib.config import Config
-from lib.index.vector_store import open_qdrant
+from lib.index.vectors import open_vectors
 from tests.parts import pool
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +62,7 @@ async def test_is_unhealthy_when_nothing_is_indexed(tmp_path):
 
 async def test_is_unhealthy_and_says_so_when_another_process_holds_the_local_vector_store(config_for, sparse_index):
     config = config_for(sparse_index)
-    holder = open_qdrant(config)
+    holder = open_vectors(config)
     try:
         async with pool(config) as clients:
             status, body = await check(clients)

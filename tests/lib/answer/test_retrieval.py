@@ -68,8 +68,8 @@ async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_
     async with pool(config_for(sparse_index)) as clients:
         collection = await retrieval.describe_collection(clients)
         found = await retrieval.search(clients, question, 5, collection)
-        points, _ = await clients.qdrant.scroll(collection.name, limit=10_000, with_payload=True)
-    texts = {str(point.id): retrieval._indexed_text(point.payload) for point in points}
+        points = await clients.vectors.payloads()
+    texts = {point_id: retrieval._indexed_text(payload) for point_id, payload in points.items()}
     frequencies = Counter(term for text in texts.values() for term in set(sparse.terms(text)))
     idf = {term: sparse.bm25_idf(frequencies[term], len(points)) for term in sparse.terms(question)}
     assert idf["knead"] == idf["dough"] == max(idf.values())  # terms the book never uses weigh most
@@ -88,12 +88,12 @@ async def test_hybrid_scores_every_hit_by_its_cosine_even_one_the_dense_prefetch
         collection = await retrieval.describe_collection(clients)
         for question in questions:
             found = await retrieval.search(clients, question, top_k, collection, mode=retrieval.HYBRID)
-            [vector] = await retrieval.embed(clients, [question])
+            vector = await retrieval.embed_question(clients, question)
             depth = top_k * retrieval.PREFETCH_FACTOR
-            dense = await clients.qdrant.query_points(collection.name, query=vector, using=retrieval.DENSE, limit=depth)
-            words_alone += sum(passage.chunk_id not in {str(point.id) for point in dense.points} for passage in found)
-            points = await clients.qdrant.retrieve(collection.name, ids=[p.chunk_id for p in found], with_vectors=[retrieval.DENSE])
-            stored = {str(point.id): numpy.asarray(point.vector[retrieval.DENSE]) for point in points}
+            dense = await clients.vectors.search(limit=depth, dense=vector)
+            words_alone += sum(passage.chunk_id not in {hit.id for hit in dense} for passage in found)
+            everything = await clients.vectors.search(limit=collection.points, dense=vector, with_dense=True)
+            stored = {hit.id: numpy.asarray(hit.dense) for hit in everything}
             question_vector = numpy.asarray(vector)
             for passage in found:
                 cosine = stored[passage.chunk_id] @ question_vector / numpy.linalg.norm(stored[passage.chunk_id]) / numpy.linalg.norm(question_vector)
