@@ -42,7 +42,9 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
     client = open_openai(config)
     embedder = open_embedder(config, client.with_options(max_retries=EMBED_RETRIES) if client else None)
     try:
-        await migrate_local_mode(config, vectors)
+        migrated = await migrate_local_mode(config, vectors)
+        if migrated:
+            _say(f"migrated {migrated} points from Qdrant's local mode ({config.qdrant_path}) to {config.vectors_path}")
         summary = await index_sources(
             args.sources, vectors=vectors, embedder=embedder, config=config, report=_say,
             dry_run=args.dry_run, recreate=args.recreate,

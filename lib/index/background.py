@@ -39,8 +39,9 @@ class Progress:
         return {**found, "error": self.error} if self.error else found
 
 
-async def keep_indexed(clients) -> None:
-    """The pool's background task: migrate, index BOOK_DIR when it is due, then fill in the embeddings."""
+async def keep_indexed(clients, *, retry_first: float = RETRY_FIRST) -> None:
+    """The pool's background task: migrate, index BOOK_DIR when it is due, then fill in the embeddings; a failed
+    embedding model is tried again after `retry_first` seconds, then twice as long each time."""
     try:
         if clients.vectors is None:
             return
@@ -48,7 +49,7 @@ async def keep_indexed(clients) -> None:
         await migrate_local_mode(clients.config, clients.vectors)
         if clients.config.index_on_start:
             await _index_book(clients)
-        await _fill_with_retries(clients)
+        await _fill_with_retries(clients, retry_first)
     except Exception as error:
         log.exception("indexing the book in the background failed")
         clients.metrics.index_failed()
@@ -93,11 +94,10 @@ async def _index_book(clients, recreate: bool = False) -> None:
     clients.caches.index_changed()
 
 
-async def _fill_with_retries(clients) -> None:
+async def _fill_with_retries(clients, wait: float) -> None:
     """Embed what lacks an embedding; when the model fails, wait and try again, for as long as the pool lives."""
     if clients.embedder is None:
         return
-    wait = RETRY_FIRST
     while True:
         progress = Progress("embedding")
         clients.indexing = progress

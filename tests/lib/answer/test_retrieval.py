@@ -11,7 +11,7 @@ import pytest
 
 from lib.answer import retrieval
 from lib.index import sparse
-from tests.parts import pool
+from tests.parts import local_mode, pool
 
 CASES = Path(__file__).parents[2] / "eval" / "cases.jsonl"
 QUESTION = "Where do I copy the connection string on Neon?"
@@ -99,3 +99,23 @@ async def test_hybrid_scores_every_hit_by_its_cosine_even_one_the_dense_prefetch
                 cosine = stored[passage.chunk_id] @ question_vector / numpy.linalg.norm(stored[passage.chunk_id]) / numpy.linalg.norm(question_vector)
                 assert passage.score == pytest.approx(max(0.0, cosine), abs=1e-3), (question, passage.chunk_id)
     assert words_alone > 0  # a hit found by its words alone is scored by its cosine too
+
+
+@pytest.mark.anyio
+async def test_both_engines_keep_the_same_retrieval_contract(sparse_index, server_index, config_for):
+    """The embedded engine and a Qdrant server (its local mode standing in) find and score alike."""
+    questions = [json.loads(line)["query"] for line in CASES.read_text().splitlines() if line.strip()]
+    results = {}
+    for name, index in (("edge", sparse_index), ("server", server_index)):
+        config = config_for(index)
+        async with pool(config) as clients:
+            if name == "server":  # the same DATA_DIR/qdrant that a server would hold, through qdrant-client
+                await clients.vectors.close()
+                clients.vectors = local_mode(config)
+            collection = await retrieval.describe_collection(clients)
+            results[name] = [await retrieval.search(clients, question, 5, collection) for question in questions]
+    same_hits = 0
+    for edge, server in zip(results["edge"], results["server"]):
+        assert [p.score for p in edge] == pytest.approx([p.score for p in server], abs=1e-4)
+        same_hits += {p.chunk_id for p in edge} == {p.chunk_id for p in server}
+    assert same_hits >= 0.95 * len(questions)  # ties at the fifth place may be broken either way
