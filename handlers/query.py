@@ -100,6 +100,6 @@ async def handle(request: QueryRequest, clients: Clients) -> Reply:
     if request.stream:
         fields: dict = {}  # the access log line's, filled when the stream ends
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Reply(events=flow.events(clients, question, fields), headers=headers, log=fields)
+        return Reply(events=await flow.stream(clients, question, fields), headers=headers, log=fields)
     body = await flow.answer(clients, question)
     return Reply(body=body, log=flow.log_fields(body))

@@ -9,7 +9,7 @@ import httpx2
 from attrs import Factory, define, field
 from openai import AsyncOpenAI
 
-from lib.admission import RETRIEVAL_PATIENCE, RETRIEVAL_SLOTS, Gate
+from lib.admission import RETRIEVAL_SLOTS, Gate
 from lib.caches import Caches
 from lib.config import Config
 from lib.guards import Guards
@@ -34,7 +34,7 @@ class Clients:
     indexing: object | None = None  # while the background indexing runs, its lib.index.background.Progress
     caches: Caches = field(factory=Caches)
     guards: Guards = field(default=Factory(lambda self: Guards.from_config(self.config), takes_self=True))
-    retrieval_gate: Gate = field(factory=lambda: Gate(RETRIEVAL_SLOTS, RETRIEVAL_PATIENCE))
+    retrieval_gate: Gate = field(default=Factory(lambda self: Gate(RETRIEVAL_SLOTS, self.config.queue_seconds), takes_self=True))
     background: list[asyncio.Task] = field(factory=list)
     metrics: Metrics = field(factory=Metrics)
 

@@ -172,6 +172,8 @@ class Config:
     retention_days: int = _variable(_integer(0, 36500), 0)  # 0: the answer log is kept for ever
     # Where dense embeddings come from; auto: the API when one is configured, else the local model.
     embeddings: str = _variable(_choice("auto", "openai", "local", "none"), "auto")
+    # How long a question that misses the cache may expect to wait for its turn under load, before 503.
+    queue_seconds: float = _variable(_number(0, 600), 5.0)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -1,7 +1,7 @@
 """A reader's question answered, plainly or as server-sent events, along one path: the cache, the plan, the
 model's text checked as it comes, the reply, and the answer log.
 
-`answer` and `events` differ only in how the model is asked (one completion,
+`answer` and `stream` differ only in how the model is asked (one completion,
 or a stream) and in what they hand back: a JSON body, or events (`sources`,
 `delta`…, then `done` or `error`). Everything else, from the cache key to the
 citation filter and the quoted fallback, is `_answering`.
@@ -45,7 +45,10 @@ async def answer(clients, question: Question) -> dict:
     started = time.perf_counter()
     collection = None if question.selected_text else await _describe(clients)
     key = _key(clients, question, collection)
-    fresh = lambda: _collected(_answering(clients, question, collection, stream=False))  # noqa: E731
+
+    async def fresh() -> compose.Answer:
+        return await _collected(_answering(clients, await _plan(clients, question, collection), stream=False))
+
     if key is None:
         found, cached = await fresh(), False
     else:
@@ -55,35 +58,44 @@ async def answer(clients, question: Question) -> dict:
     return body
 
 
-async def events(clients, question: Question, fields: dict) -> AsyncIterator[tuple[str, Any]]:
-    """`sources`, `delta` events as the model writes, then `done`; or an `error`. A cached answer is replayed.
+async def stream(clients, question: Question, fields: dict) -> AsyncIterator[tuple[str, Any]]:
+    """The answer as events: `sources`, `delta` events as the model writes, then `done`, or an `error` when the
+    model fails in the middle. A cached answer is replayed.
 
-    Fills `fields` for the request's access log line once the answer is known.
+    Everything that can refuse the question (the vector store down, the book not indexed, a crowd past the
+    wait bound) happens before this returns, so that the host answers with that status, not a stream that
+    starts and fails. Fills `fields` for the request's access log line once the answer is known.
     """
     started = time.perf_counter()
-    try:
-        collection = None if question.selected_text else await _describe(clients)
-        key = _key(clients, question, collection)
-        found = clients.caches.answers.get(key) if key is not None else None
-        if found is not None:
-            body = _body(question, found, cached=True)
-            yield "sources", body["sources"]
-            yield "delta", {"text": found.text}
-        else:
-            async for event, data in _answering(clients, question, collection, stream=True):
-                if event != "answer":
-                    yield event, data
-                    continue
-                found = data
-                if key is not None and _worth_keeping(found):
-                    clients.caches.answers.put(key, found)
-            body = _body(question, found, cached=False)
-    except ApiError as error:
-        yield "error", error.body(question.request_id)
-        return
-    _log(clients, question, body, found, started)
-    fields.update(log_fields(body))
-    yield "done", {name: value for name, value in body.items() if name not in ("answer", "sources")}
+    collection = None if question.selected_text else await _describe(clients)
+    key = _key(clients, question, collection)
+    found = clients.caches.answers.get(key) if key is not None else None
+    plan = None if found is not None else await _plan(clients, question, collection)
+
+    async def events() -> AsyncIterator[tuple[str, Any]]:
+        nonlocal found
+        try:
+            if found is not None:
+                body = _body(question, found, cached=True)
+                yield "sources", body["sources"]
+                yield "delta", {"text": found.text}
+            else:
+                async for event, data in _answering(clients, plan, stream=True):
+                    if event != "answer":
+                        yield event, data
+                        continue
+                    found = data
+                    if key is not None and _worth_keeping(found):
+                        clients.caches.answers.put(key, found)
+                body = _body(question, found, cached=False)
+        except ApiError as error:
+            yield "error", error.body(question.request_id)
+            return
+        _log(clients, question, body, found, started)
+        fields.update(log_fields(body))
+        yield "done", {name: value for name, value in body.items() if name not in ("answer", "sources")}
+
+    return events()
 
 
 def log_fields(body: dict) -> dict:
@@ -91,17 +103,8 @@ def log_fields(body: dict) -> dict:
     return {"mode": body["mode"], "cached": body["cached"], "answerable": body["answerable"], **body["usage"]}
 
 
-async def _answering(
-    clients, question: Question, collection: retrieval.Collection | None, *, stream: bool
-) -> AsyncIterator[tuple[str, Any]]:
-    """`sources`, `delta` events, then ("answer", the settled Answer): the one path of both replies.
-
-    The model's text goes out as it comes, less every citation that points
-    nowhere; its first words are held back while they may still spell the
-    "not in the book" marker. A model that fails before its first word gives
-    the quoted answer instead; one that fails later ends the reply with an error.
-    """
-    plan = await compose.prepare(
+async def _plan(clients, question: Question, collection: retrieval.Collection | None) -> compose.Plan:
+    return await compose.prepare(
         clients,
         collection,
         query=question.text,
@@ -109,6 +112,16 @@ async def _answering(
         selected_text=question.selected_text,
         history=question.history,
     )
+
+
+async def _answering(clients, plan: compose.Plan, *, stream: bool) -> AsyncIterator[tuple[str, Any]]:
+    """`sources`, `delta` events, then ("answer", the settled Answer): the one path of both replies.
+
+    The model's text goes out as it comes, less every citation that points
+    nowhere; its first words are held back while they may still spell the
+    "not in the book" marker. A model that fails before its first word gives
+    the quoted answer instead; one that fails later ends the reply with an error.
+    """
     yield "sources", compose.sources(plan)
     if plan.answer is not None:
         yield "delta", {"text": plan.answer.text}

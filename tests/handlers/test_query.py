@@ -1,5 +1,6 @@
 """handlers/query.py called directly, with a request value and a real pool: no HTTP, no Falcon."""
 
+import asyncio
 import sqlite3
 import time
 
@@ -176,3 +177,26 @@ async def test_answers_while_the_database_is_down(config_for, sparse_index, pg_c
         pg_cluster.start()
     assert body["answerable"] is True
     print(f"answered in {elapsed * 1000:.1f} ms with the database down")
+
+
+async def test_a_stream_refused_under_load_is_a_503_before_any_event(config_for, sparse_index):
+    from lib.admission import Gate
+
+    async with pool(config_for(sparse_index)) as clients:
+        clients.retrieval_gate = Gate(slots=1, patience=0.5, first_guess=5.0)  # a crowd ahead, 5 s a turn
+        release = asyncio.Event()
+
+        async def crowd():
+            async with clients.retrieval_gate.held():
+                await release.wait()
+
+        holder = asyncio.create_task(crowd())
+        await asyncio.sleep(0.01)
+        with pytest.raises(Unavailable) as caught:
+            await query.handle(QueryRequest.from_json({"query": "What is a chunk?", "stream": True}), clients)
+        release.set()
+        await holder
+        reply = await query.handle(QueryRequest.from_json({"query": "What is a chunk?", "stream": True}), clients)
+        names = [name async for name, _ in reply.events]
+    assert caught.value.STATUS == 503 and int(caught.value.headers["Retry-After"]) >= 5
+    assert names[0] == "sources" and names[-1] == "done"
