@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from operator import mul
 from typing import Sequence
 
+import numpy as np
 from attrs import frozen
 
 from lib.breaker import CircuitOpen
@@ -116,14 +115,14 @@ async def embed_question(clients, question: str) -> Sequence[float]:
         raise Unavailable("the embedding model is unavailable") from None
 
 
-def _norm(vector: list[float]) -> float:
-    return math.sqrt(sum(map(mul, vector, vector)))
-
-
-def _cosine(question: list[float], passage: list[float], question_norm: float) -> float:
-    # map(mul) runs in C: several times faster than a generator over 1,536 dimensions.
-    norm = question_norm * _norm(passage)
-    return sum(map(mul, question, passage)) / norm if norm else 0.0
+def cosines(question: Sequence[float], passages: Sequence[Sequence[float]]) -> list[float]:
+    """The cosine of the question's embedding with each passage's, in one matrix product."""
+    if not passages:
+        return []
+    q = np.asarray(question, dtype=np.float32)
+    matrix = np.asarray(passages, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
+    return (matrix @ q / np.where(norms > 0, norms, 1.0)).tolist()
 
 
 def _passage(hit: Hit, score: float) -> Passage:
@@ -199,8 +198,7 @@ async def _hybrid(clients, vector: list[float], sparse_query, top_k: int) -> lis
             with_dense=True,
         ),
     )
-    norm = _norm(vector)
-    return [_passage(hit, _cosine(vector, hit.dense, norm)) for hit in hits]
+    return [_passage(hit, score) for hit, score in zip(hits, cosines(vector, [hit.dense for hit in hits]))]
 
 
 async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:

@@ -44,6 +44,9 @@ class EdgeVectors:
         self.name = name
         self._folder = folder
         self._shard = shard
+        # Counting the points that have an embedding scans them all (2 ms at 10,000): kept until the next write,
+        # which only this process can make (the folder is locked).
+        self._described: Collection | None = None
 
     @classmethod
     def open(cls, folder: Path, name: str) -> "EdgeVectors":
@@ -54,6 +57,11 @@ class EdgeVectors:
     async def describe(self) -> Collection | None:
         if self._shard is None:
             return None
+        if self._described is None:
+            self._described = self._describe()
+        return self._described
+
+    def _describe(self) -> Collection:
         metadata = self._metadata()
         dense_size = metadata.get("dense_size")
         return Collection(
@@ -67,6 +75,7 @@ class EdgeVectors:
         )
 
     async def create(self, dense_size: int | None) -> None:
+        self._described = None
         if self._shard is not None:
             self._shard.close()
             self._shard = None
@@ -97,16 +106,20 @@ class EdgeVectors:
         return found
 
     async def upsert(self, points: Sequence[Point]) -> None:
+        self._described = None
         self._shard.update(edge.UpdateOperation.upsert_points([_point(point) for point in points]))
 
     async def set_payload(self, point_id: str, payload: Mapping[str, Any]) -> None:
+        self._described = None
         self._shard.update(edge.UpdateOperation.overwrite_payload([point_id], dict(payload)))
 
     async def delete(self, ids: Sequence[str]) -> None:
+        self._described = None
         if ids:
             self._shard.update(edge.UpdateOperation.delete_points(list(ids)))
 
     async def set_dense(self, embeddings: Mapping[str, Sequence[float]]) -> None:
+        self._described = None
         vectors = [edge.PointVectors(point_id, {DENSE: list(vector)}) for point_id, vector in embeddings.items()]
         self._shard.update(edge.UpdateOperation.update_vectors(vectors))
 
@@ -118,6 +131,7 @@ class EdgeVectors:
         return [(str(record.id), dict(record.payload or {})) for record in records]
 
     async def set_metadata(self, metadata: Mapping[str, Any]) -> None:
+        self._described = None
         self._write_metadata({**dict(metadata), "dense_size": self._metadata().get("dense_size")})
 
     async def search(

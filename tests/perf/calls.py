@@ -59,8 +59,7 @@ async def measure(calls: int) -> None:
         hits = await fused()
 
         async def cosines():
-            norm = retrieval._norm(vector)
-            return [retrieval._cosine(vector, hit.dense, norm) for hit in hits]
+            return retrieval.cosines(vector, [hit.dense for hit in hits])
 
         async def miss():
             reply = await query.handle(query.QueryRequest.from_json({"query": f"{QUESTION} {uuid.uuid4().hex}"}), clients)
