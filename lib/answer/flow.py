@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Sequence
 
@@ -20,6 +19,7 @@ from attrs import frozen
 from lib.answer import compose, generation, retrieval
 from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, Unavailable
+from lib.ids import new_id
 from lib.storage.records import AnswerRecord
 
 
@@ -200,7 +200,7 @@ def _body(question: Question, found: compose.Answer, *, cached: bool) -> dict:
     generated = found.generated
     spent = generated is not None and not cached
     return {
-        "id": f"ans_{uuid.uuid4().hex}",
+        "id": f"ans_{new_id()}",
         "answer": found.text,
         "answerable": found.refusal_reason is None,
         "refusal_reason": found.refusal_reason,

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from attrs import field, frozen
 
 from lib import errors
+from lib.ids import new_id
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # No field of the API needs more; a longer number is an attack on the parser or on error messages.
@@ -28,7 +28,7 @@ def request_id_from(header: str | None) -> str:
     """The caller's X-Request-ID when it is well-formed, else a new one."""
     if header and _REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
