@@ -234,7 +234,7 @@ def _point(point: Point) -> edge.Point:
     sparse = point.sparse
     if len(sparse.indices) != len(sparse.values) or len(set(sparse.indices)) != len(sparse.indices):
         raise ValueError(f"point {point.id}: a sparse vector needs as many values as unique indices")
-    if not all(math.isfinite(value) for value in sparse.values):
+    if not math.isfinite(sum(sparse.values)):  # a NaN or an infinity anywhere makes the sum one
         raise ValueError(f"point {point.id}: a sparse vector's weights must be finite")
     vectors: dict[str, Any] = {SPARSE: _sparse(sparse)}
     if point.dense is not None:

@@ -7,6 +7,7 @@ BM25. Terms are hashed to 32-bit indices, so no vocabulary has to be stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -51,10 +52,19 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The index terms of a text, in order, stopwords removed."""
-    words = (match.group().lower().replace("'", "") for match in _WORD.finditer(text))
-    return [_stem(word) for word in words if word not in STOPWORDS and (len(word) > 1 or word.isdigit())]
+    return [term for term in map(_term, _WORD.findall(text)) if term is not None]
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _term(word: str) -> str | None:
+    """A word's index term, or None for a stopword; a book uses the same words again and again."""
+    word = word.lower().replace("'", "")
+    if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+        return None
+    return _stem(word)
+
+
+@functools.lru_cache(maxsize=1 << 17)
 def term_index(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little")
 
