@@ -94,7 +94,8 @@ def refusal(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan
 
 def quoted(question: str, passages: tuple) -> Answer:
     """The passages' best sentences, cited: the answer when no model is configured or it fails."""
-    text = extractive.extract(question, [passage.text for passage in passages])
+    texts = [passage.text for passage in passages]
+    text = extractive.extract(question, texts, headings=[f"{passage.title} {passage.section}" for passage in passages])
     if not text:
         text = f"{source(1, passages[0])['snippet']} [1]"
     return Answer(text=text, mode="extractive", passages=passages, retrieved=passages)
