@@ -148,11 +148,15 @@ _SCHEMAS = {
         "type": "object",
         "required": ["status", "services", "collection", "version"],
         "properties": {
-            "status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]},
+            "status": {
+                "type": "string",
+                "enum": ["healthy", "degraded", "unhealthy", "starting"],
+                "description": "starting (HTTP 200) while the book is indexed at start-up; unhealthy is the only 503",
+            },
             "services": {
                 "type": "object",
                 "properties": {
-                    name: {"type": "string", "enum": ["healthy", "unhealthy", "disabled"]}
+                    name: {"type": "string", "enum": ["healthy", "unhealthy", "disabled", "starting"]}
                     for name in ("database", "vector_db", "openai_api")
                 },
             },
@@ -165,7 +169,10 @@ _SCHEMAS = {
                 },
             },
             "version": _STRING,
-            "indexing": {"type": "string", "description": "present while the book is being indexed"},
+            "indexing": {
+                "type": "string",
+                "description": "present while the book is being indexed at start-up: what, and the latest progress",
+            },
             "errors": {"type": "object", "additionalProperties": _STRING, "description": "why, per service"},
         },
     },
@@ -346,7 +353,7 @@ def _health(method: str) -> dict:
         "operationId": f"health_{method}",
         "description": "Not rate-limited; the report is cached for a few seconds.",
         "responses": {
-            "200": _json("healthy or degraded: the service can answer", "Health"),
+            "200": _json("healthy or degraded: the service can answer; starting: the book is being indexed at start-up", "Health"),
             "503": _json("unhealthy: the service can't answer", "Health"),
         },
     }

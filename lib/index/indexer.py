@@ -322,8 +322,13 @@ async def index_on_start(clients) -> None:
                 return
         clients.indexing = f"indexing {book}"
         clients.caches.index_changed()
+
+        def progress(message: str) -> None:  # news, not a problem: INFO; /health shows the latest
+            log.info(message)
+            clients.indexing = f"indexing {book}: {message}"
+
         summary = await index_sources(
-            [str(book)], qdrant=clients.qdrant, embedder=clients.openai, config=config, report=log.warning
+            [str(book)], qdrant=clients.qdrant, embedder=clients.openai, config=config, report=progress
         )
         log.info("indexed the book", extra={"summary": summary.lines()})
         clients.metrics.indexed(summary.added, summary.updated, summary.removed)

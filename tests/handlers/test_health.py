@@ -81,3 +81,45 @@ async def test_caches_the_report_for_a_few_seconds(config_for, dense_index, fake
         third = await check(clients)
     assert first == second and third[1]["services"]["openai_api"] == "unhealthy"
     assert len(fake_openai.calls("models")) >= 2
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers: a vector store busy with something else."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+async def test_says_starting_at_once_while_the_book_is_indexed_at_start_up(tmp_path, silent_server):
+    import time
+
+    config = Config(data_dir=tmp_path, qdrant_url=silent_server, index_on_start=False)
+    async with pool(config) as clients:
+        clients.indexing = "indexing /book: wrote 128/148 new chunks"  # what the start-up indexing sets
+        started = time.perf_counter()
+        status, body = await check(clients)
+        print(f"answered in {time.perf_counter() - started:.2f} s")
+    assert status == 200 and body["status"] == "starting"
+    assert body["services"]["vector_db"] == "starting" and body["indexing"].endswith("wrote 128/148 new chunks")
+    assert "errors" not in body
+
+
+async def test_logs_the_start_up_indexing_at_info_and_is_healthy_again_once_it_ends(tmp_path, caplog):
+    import logging
+
+    from lib.index import indexer
+
+    async with pool(Config(data_dir=tmp_path, index_on_start=False)) as clients:
+        with caplog.at_level(logging.INFO, logger="bookbot"):
+            await indexer.index_on_start(clients)
+        status, body = await check(clients)
+    progress = [record for record in caplog.records if record.name == "bookbot" and "new chunks" in record.getMessage()]
+    assert progress and all(record.levelno == logging.INFO for record in progress)
+    assert status == 200 and body["status"] == "degraded" and "indexing" not in body and body["collection"]["points"] > 50
