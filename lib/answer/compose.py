@@ -7,8 +7,6 @@ lib.answer.flow carries a plan out; the evaluation runs the same code.
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from typing import Callable, Sequence
 
 import attrs
@@ -19,7 +17,6 @@ from lib.errors import Unavailable
 
 SNIPPET_CHARACTERS = 240
 REFUSAL = "refusal"  # the mode of every refusal: answerable is false exactly when the mode is this
-_MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[*`]+()|^#+\s*()", re.M)  # links keep their text
 REFUSALS = {
     "no_hits": "I could not find anything about this in the book.",
     "low_score": "The book does not seem to cover this; nothing in it matches the question closely enough.",
@@ -72,11 +69,7 @@ class Plan:
 
 def source(n: int, passage: retrieval.Passage) -> dict:
     """One entry of an answer's sources; the snippet is plain text, as a reader sees the passage."""
-    # Only the passage's start can end up in the snippet: clean no more than that.
-    head = passage.text[: SNIPPET_CHARACTERS * 2]
-    snippet = " ".join(html.unescape(_MARKUP.sub(r"\1", head)).split())
-    if len(snippet) > SNIPPET_CHARACTERS:
-        snippet = snippet[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
+    snippet = extractive.snippet(passage.text, SNIPPET_CHARACTERS)
     return {
         "n": n,
         "title": passage.title,

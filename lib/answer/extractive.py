@@ -246,7 +246,9 @@ def _anchors(passage: _Passage, wanted: str, weights: dict[str, float]) -> list[
             value += 1.0 + 0.5 * passage.units[index + 1].ordered
         return value
 
-    starts = [_start(passage.units, index, weights) for index in sorted(range(len(passage.units)), key=score, reverse=True)]
+    # Code answers a how-to, with the sentence that introduces it; quoted alone for anything else it is a fragment.
+    allowed = [index for index, unit in enumerate(passage.units) if unit.kind != "code" or wanted == HOW_TO]
+    starts = [_start(passage.units, index, weights) for index in sorted(allowed, key=score, reverse=True)]
     return list(dict.fromkeys(starts))
 
 
@@ -343,6 +345,16 @@ def _cite(sentence: str, n: int) -> str:
     if end is None:
         return f"{sentence} [{n}]"
     return f"{sentence[: end.start()]} [{n}]{end.group(1)}"
+
+
+def snippet(markdown: str, limit: int) -> str:
+    """The start of a passage as plain text, for a source's preview: no code, no table pipes, no link syntax."""
+    shown = []
+    for unit in units(markdown[: limit * 3]):  # only the start can show: read no more than that
+        if unit.kind != "code":
+            shown.append(unit.text.replace("\n", "; ") if unit.kind == "list" else unit.text)
+    text = " ".join(" ".join(shown).split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def extract(question: str, texts: Sequence[str], *, headings: Sequence[str] = (), cite: bool = True) -> str:

@@ -114,3 +114,15 @@ def test_a_question_of_two_parts_gets_a_sentence_of_another_passage_for_the_part
         "The service listens on port 8000 unless PORT says otherwise [1].\n\n"
         "Logs are written as one JSON line per request, to standard error [2]."
     )
+
+
+def test_a_code_block_alone_answers_no_question_but_a_how_to():
+    passage = "```python\nimport uuid\nrating = {'feedback_id': str(uuid.uuid4())}\n```\n\nA feedback_id makes a retry safe."
+    assert extractive.extract("Is a feedback_id needed for a uuid rating?", [passage]) == "A feedback_id makes a retry safe [1]."
+
+
+def test_a_snippet_is_the_passages_start_in_plain_text_without_its_code():
+    passage = "Add the secrets:\n\n```bash\nexport KEY=1\n```\n\n| Name | What |\n|---|---|\n| `TOP_K` | passages |\n\n" + "word " * 80
+    shown = extractive.snippet(passage, 60)
+    assert shown.startswith("Add the secrets: TOP_K: passages. word") and "bash" not in shown and "|" not in shown
+    assert shown.endswith("…") and len(shown) <= 61
