@@ -14,8 +14,8 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import DESKTOP, PHONE
 from lib.config import Config
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.pages import DocusaurusSite, Tab, ask
 from tests.parts import index_book
 from tests.service import Service
