@@ -9,7 +9,7 @@ from lib.answer import flow
 from lib.clients import Clients
 from lib.errors import InvalidRequest
 from lib.hosts.messages import Incoming, Reply
-from lib.validation import boolean, build, integer, one_of, strip, text
+from lib.validation import boolean, build, http_url, integer, one_of, strip, text
 
 MAX_TURNS = 20
 MAX_HISTORY_CHARACTERS = 16_000
@@ -63,6 +63,20 @@ class QueryRequest:
             "doc": f"earlier turns, at most {MAX_HISTORY_CHARACTERS:,} characters in all",
         },
     )
+    page_url: str | None = field(
+        default=None,
+        validator=http_url(max_length=2000, optional=True),
+        metadata={"doc": "the page selected_text comes from, with its heading's anchor: the answer's source (ignored without selected_text);"},
+    )
+    page_title: str | None = field(
+        default=None, converter=strip, validator=text(max_length=300, optional=True), metadata={"doc": "the title of page_url's page;"}
+    )
+    page_section: str | None = field(
+        default=None,
+        converter=strip,
+        validator=text(max_length=300, optional=True),
+        metadata={"doc": "the heading of page_url the selection is under;"},
+    )
     session_id: str | None = field(
         default=None, validator=text(min_length=1, max_length=128, pattern=r"[A-Za-z0-9_.-]+", optional=True)
     )
@@ -70,7 +84,7 @@ class QueryRequest:
     request_id: str = ""
     key_id: str | None = None  # a fingerprint of the API key presented, never the key
 
-    FIELDS = ("query", "top_k", "selected_text", "history", "session_id", "stream")
+    FIELDS = ("query", "top_k", "selected_text", "page_url", "page_title", "page_section", "history", "session_id", "stream")
     REQUIRED = ("query",)
 
     @classmethod
@@ -82,6 +96,7 @@ class QueryRequest:
             text=self.query,
             top_k=self.top_k,
             selected_text=self.selected_text,
+            page=flow.Page(self.page_url, self.page_title or "", self.page_section or "") if self.page_url else None,
             history=self.history,
             session_id=self.session_id,
             key_id=self.key_id,

@@ -45,9 +45,9 @@ def index_book(config: Config, book=BOOK, *, server: bool = False) -> Summary:
 
 
 @contextlib.asynccontextmanager
-async def pool(config: Config):
+async def pool(config: Config, *, background: bool = True):
     """The service's client pool, opened as the service opens it, closed on the way out."""
-    clients: Clients = await open_clients(config)
+    clients: Clients = await open_clients(config, background=background)
     try:
         yield clients
     finally:

@@ -49,6 +49,8 @@ def test_the_cmd_serves_health_with_the_embedded_defaults(tmp_path):
     command = json.loads(cmd)
     assert command[0] == "python"
     with Service({"DATA_DIR": str(tmp_path / "data"), "INDEX_ON_START": "true"}, command=[sys.executable, *command[1:]]) as service:
-        # The bundled book is indexed in the background; /health answers at once either way.
+        # The bundled book is indexed in the background: /health says "starting" meanwhile, never an alarm.
         response = httpx.get(service.url + "/health", timeout=5)
-    assert response.status_code in (200, 503) and response.json()["services"]["database"] == "healthy"
+    body = response.json()
+    assert response.status_code == 200 and body["status"] in ("starting", "degraded"), body
+    assert body["services"]["database"] == "healthy"

@@ -24,12 +24,22 @@ from lib.storage.records import AnswerRecord
 
 
 @frozen
+class Page:
+    """Where a reader's selection comes from, as the widget tells it: the answer's one source."""
+
+    url: str
+    title: str = ""
+    section: str = ""
+
+
+@frozen
 class Question:
     """What a reader asked, and everything of the request an answer depends on."""
 
     text: str
     top_k: int | None = None
     selected_text: str | None = None
+    page: Page | None = None  # with selected_text: the page it was selected on
     history: Sequence = ()  # earlier turns, each with a role and content
     session_id: str | None = None
     key_id: str | None = None  # the id of the API key presented: with API_KEYS, one key's answers serve no other
@@ -110,6 +120,7 @@ async def _plan(clients, question: Question, collection: retrieval.Collection | 
         query=question.text,
         top_k=question.top_k,
         selected_text=question.selected_text,
+        page=question.page,
         history=question.history,
     )
 
@@ -182,7 +193,7 @@ def _key(clients, question: Question, collection: retrieval.Collection | None) -
         scope=question.key_id if config.api_keys else None,
         question=normalise(question.text),
         top_k=question.top_k or config.top_k,
-        selection=digest(question.selected_text),
+        selection=digest(question.selected_text and f"{question.page}\n{question.selected_text}"),  # its source too
         generation_model=config.openai_generation_model if config.generation_enabled else None,
         embedding_model=config.embedding_model,
         collection=None if question.selected_text else collection.name,

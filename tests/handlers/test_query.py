@@ -57,15 +57,15 @@ async def test_removes_a_citation_to_a_passage_that_does_not_exist(config_for, d
 async def test_refuses_below_the_threshold_without_calling_the_model(config_for, dense_index, fake_openai):
     async with pool(config_for(dense_index, similarity_threshold=0.99)) as clients:
         body = await ask(clients, query="What is the airspeed velocity of an unladen swallow?")
-    assert body["answerable"] is False and body["refusal_reason"] == "low_score"
-    assert body["sources"] == [] and body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0}
+    assert body["answerable"] is False and body["refusal_reason"] == "low_score" and body["mode"] == "refusal"
+    assert body["sources"] == [] and body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0} and body["model"] is None
     assert fake_openai.calls("chat/completions") == []
 
 
 async def test_refuses_with_no_hits_when_the_question_has_no_searchable_words(config_for, sparse_index):
     async with pool(config_for(sparse_index)) as clients:
         body = await ask(clients, query="what is it?")
-    assert body["answerable"] is False and body["refusal_reason"] == "no_hits"
+    assert body["answerable"] is False and body["refusal_reason"] == "no_hits" and body["mode"] == "refusal"
 
 
 async def test_refuses_out_of_scope_when_the_model_says_the_book_lacks_the_answer(config_for, dense_index, fake_openai):
@@ -73,6 +73,8 @@ async def test_refuses_out_of_scope_when_the_model_says_the_book_lacks_the_answe
     async with pool(config_for(dense_index)) as clients:
         body = await ask(clients, query=CHUNK_QUESTION)
     assert body["answerable"] is False and body["refusal_reason"] == "out_of_scope" and body["sources"] == []
+    # The model was asked, and said the book lacks the answer: what that cost is still reported.
+    assert body["mode"] == "refusal" and body["model"] == "gpt-4o-mini" and body["usage"]["prompt_tokens"] > 0
 
 
 async def test_falls_back_to_an_extractive_answer_when_the_model_fails(config_for, dense_index, fake_openai):
@@ -105,6 +107,48 @@ async def test_quotes_the_selection_when_no_model_is_configured(tmp_path):
             selected_text="The service listens on port 8000 by default. Nothing else matters here at all.",
         )
     assert body["mode"] == "extractive" and "port 8000" in body["answer"] and body["sources"] == []
+
+
+PAGE = {
+    "page_url": "https://book.example/docs/launch#launch-files",
+    "page_title": "Launch files",
+    "page_section": "What a launch file does",
+}
+
+
+async def test_the_page_of_the_selection_is_the_answers_one_source(config_for, dense_index, fake_openai):
+    fake_openai.reply = "It starts every node with one command."
+    selection = "A launch file starts every node with one command."
+    async with pool(config_for(dense_index)) as clients:
+        body = await ask(clients, query="What does this mean?", selected_text=selection, **PAGE)
+    assert body["mode"] == "selected_text" and body["answer"] == "It starts every node with one command."
+    [source] = body["sources"]
+    assert source["url"] == PAGE["page_url"] and source["title"] == "Launch files"
+    assert source["section"] == "What a launch file does" and source["snippet"] == selection
+    assert fake_openai.calls("embeddings") == []
+
+
+async def test_a_quoted_selection_answer_names_its_page_too(tmp_path):
+    from lib.config import Config
+
+    selection = "The service listens on port 8000 by default. Nothing else matters here at all."
+    async with pool(Config(data_dir=tmp_path, index_on_start=False)) as clients:
+        body = await ask(clients, query="Which port?", selected_text=selection, page_url="http://localhost:3000/docs/intro")
+    assert body["mode"] == "extractive" and "(Selected" not in body["answer"] and "port 8000" in body["answer"]
+    assert [(s["url"], s["title"], s["section"]) for s in body["sources"]] == [
+        ("http://localhost:3000/docs/intro", "http://localhost:3000/docs/intro", "")
+    ]
+
+
+@pytest.mark.parametrize(
+    "page_url", ["javascript:alert(1)", "/docs/intro", "https://book.example/a b", "https://" + "x" * 2000, 42]
+)
+def test_refuses_a_page_url_that_is_not_an_http_address(page_url):
+    from lib.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as error:
+        QueryRequest.from_json({"query": "q", "selected_text": "s", "page_url": page_url})
+    assert error.value.field == "page_url"
 
 
 async def test_rewrites_a_follow_up_into_a_standalone_question_before_retrieval(config_for, dense_index, fake_openai):
