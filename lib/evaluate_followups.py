@@ -83,16 +83,10 @@ def read_cases(lines: Sequence[str]) -> list[Case]:
 
 async def _sections(clients, collection) -> dict[tuple[str, str], str]:
     """Each (source file, heading) of the index, with its section's url."""
-    found, offset = {}, None
-    while True:
-        points, offset = await clients.qdrant.scroll(
-            collection.name, limit=1024, offset=offset, with_payload=["url", "source", "section"], with_vectors=False
-        )
-        for point in points:
-            payload = point.payload or {}
-            found.setdefault((payload.get("source", ""), payload.get("section", "")), normalise_url(payload.get("url", "")))
-        if offset is None:
-            return found
+    found = {}
+    for payload in (await clients.vectors.payloads()).values():
+        found.setdefault((payload.get("source", ""), payload.get("section", "")), normalise_url(payload.get("url", "")))
+    return found
 
 
 async def answer_all(clients, cases: Sequence[Case]) -> list[Outcome]:

@@ -42,7 +42,7 @@ def offline(docusaurus, tmp_path_factory) -> Iterator[Service]:
     data = tmp_path_factory.mktemp("widget-docusaurus") / "data"
     # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
     with ThreadPoolExecutor(max_workers=1) as worker:
-        worker.submit(index_book, Config(data_dir=data, index_on_start=False)).result()
+        worker.submit(index_book, Config(data_dir=data, index_on_start=False, embeddings="none")).result()
     with Service({"DATA_DIR": str(data), "ALLOWED_ORIGINS": docusaurus.url}) as service:
         docusaurus.widget = service.url + "/widget.js"
         yield service

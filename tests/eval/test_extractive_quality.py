@@ -25,7 +25,7 @@ BAR = {"docs": 0.50, "sourdough": 0.80, "telescope": 0.65}
 @pytest.mark.anyio
 async def test_quoted_answers_hold_the_phrases_a_good_answer_needs(tmp_path, capsys):
     cases = evaluate_extractive.read_cases(CASES.read_text(encoding="utf-8").splitlines())
-    by_book = await evaluate_extractive.measure(Config(data_dir=tmp_path, index_on_start=False), cases, {})
+    by_book = await evaluate_extractive.measure(Config(data_dir=tmp_path, index_on_start=False, embeddings="none"), cases, {})
 
     report = io.StringIO()
     evaluate_extractive.write_text(by_book, report)

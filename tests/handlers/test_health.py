@@ -98,7 +98,7 @@ async def test_is_no_longer_starting_once_the_book_can_be_searched_while_it_is_e
     async with pool(config_for(sparse_index), background=False) as clients:
         clients.indexing = Progress("embedding", 40, 148)
         status, body = await check(clients)
-    assert status == 200 and body["status"] == "healthy" and body["indexing"]["phase"] == "embedding"
+    assert status == 200 and body["status"] == "degraded" and body["indexing"]["phase"] == "embedding"  # no model: degraded
 
 
 async def test_logs_the_start_up_indexing_at_info_and_is_done_once_it_ends(tmp_path, caplog):

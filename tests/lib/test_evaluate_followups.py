@@ -35,7 +35,7 @@ def test_an_off_topic_follow_up_is_right_when_refused_and_the_others_when_their_
 @pytest.mark.anyio
 async def test_the_bundled_books_conversations_refuse_off_topic_turns_and_follow_new_topics(tmp_path):
     cases = evaluate_followups.read_cases(CASES.read_text(encoding="utf-8").splitlines())
-    config = Config(data_dir=tmp_path, index_on_start=False)
+    config = Config(data_dir=tmp_path, index_on_start=False, embeddings="none")
     outcomes = await evaluate_followups.measure(config, cases, str(config.book_dir))
     figures = evaluate_followups.figures(outcomes)
     # Measured when lib/answer/followup.py was written (no model): 4 of 7, 2 of 3 and 3 of 3.
