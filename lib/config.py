@@ -11,6 +11,7 @@ import attrs
 from attrs import frozen
 
 from lib import pricing
+from lib.book import links
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -160,6 +161,11 @@ class Config:
     sentry_environment: str | None = _variable(_text)
     model_prices: tuple[tuple[str, pricing.Price], ...] = _variable(pricing.parse, ())  # MODEL_PRICES as written; see `prices`
     retention_days: int = _variable(_integer(0, 36500), 0)  # 0: the answer log is kept for ever
+    # Where the book's site serves its docs (lib.book.site): each replaces the value docusaurus.config gives.
+    book_url: str | None = _variable(links.site_url)  # the site's `url`: sources' links are absolute with it
+    book_base_url: str | None = _variable(links.base_url)
+    book_route_base_path: str | None = _variable(links.route_base_path)
+    book_trailing_slash: str | None = _variable(links.trailing_slash)  # true, false or unset
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -26,9 +26,10 @@ from attrs import define, field, frozen
 from qdrant_client import AsyncQdrantClient, models
 
 from lib import monitoring
+from lib.book.books import read_source
 from lib.book.chunking import Chunk, chunk_page
-from lib.book.crawl import crawl_site
-from lib.book.pages import PageError, iter_book
+from lib.book.pages import PageError
+from lib.book.site import Overrides
 from lib.config import Config
 from lib.index import sparse
 from lib.index.sparse import DENSE, SPARSE
@@ -59,6 +60,7 @@ class Planned:
             "section": chunk.section,
             "url": chunk.url,
             "source": chunk.source,
+            "book": chunk.book,
             "position": chunk.position,
             "content_hash": chunk.content_hash,
             "text": chunk.text,
@@ -158,7 +160,7 @@ async def _create_collection(qdrant, name: str, dense_size: int | None) -> None:
     )
     with warnings.catch_warnings():  # Qdrant's local mode warns that it has no use for them
         warnings.simplefilter("ignore", UserWarning)
-        for key in ("source", "content_hash"):
+        for key in ("source", "content_hash", "book"):
             await qdrant.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
 
 
@@ -248,18 +250,11 @@ def chunks_of(pages, config: Config) -> list[Chunk]:
 
 
 def load_pages(sources: Sequence[str], config: Config, report: Callable[[str], None]) -> tuple[list, list]:
-    """Pages from folders and site URLs; each page that fails is reported and returned apart."""
+    """Pages from site roots, docs folders and site URLs (lib.book.books); each page that fails is reported
+    and returned apart. Raises NoPages or SiteError (lib.book) before anything is written."""
     pages, failed = [], []
     for source in sources:
-        if source.startswith(("http://", "https://")):
-            items = crawl_site(source)
-        elif Path(source).is_dir():
-            items = iter_book(Path(source))
-        else:
-            report(f"skipped {source}: not a folder of .md/.mdx files nor an http(s) URL")
-            failed.append(PageError(source, "not a folder nor a URL"))
-            continue
-        for item in items:
+        for item in read_source(source, Overrides.of(config), report):
             if isinstance(item, PageError):
                 report(f"skipped {item}")
                 failed.append(item)
