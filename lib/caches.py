@@ -123,7 +123,8 @@ class AnswerKey:
     keys are configured: with keys, one key's answers are never served to
     another. `index_version` changes with every re-index, so a new index never
     serves an old answer; `selection` is the digest of the reader's selection,
-    and with a selection the index plays no part (collection and version None).
+    and with a selection the index plays no part (collection, version and book None).
+    `book` is the book searched first, or alone with `book_only`.
     """
 
     scope: str | None
@@ -134,6 +135,8 @@ class AnswerKey:
     embedding_model: str | None
     collection: str | None
     index_version: str | None
+    book: str | None = None
+    book_only: bool = False
 
 
 class Caches:

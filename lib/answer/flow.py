@@ -34,6 +34,8 @@ class Question:
     session_id: str | None = None
     key_id: str | None = None  # the id of the API key presented: with API_KEYS, one key's answers serve no other
     request_id: str = ""
+    book: str | None = None  # the book searched first (a docs instance's id)
+    book_only: bool = False  # ... or alone
 
 
 async def answer(clients, question: Question) -> dict:
@@ -108,6 +110,8 @@ async def _answering(
         top_k=question.top_k,
         selected_text=question.selected_text,
         history=question.history,
+        book=question.book,
+        book_only=question.book_only,
     )
     yield "sources", compose.sources(plan)
     if plan.answer is not None:
@@ -174,6 +178,8 @@ def _key(clients, question: Question, collection: retrieval.Collection | None) -
         embedding_model=config.openai_embedding_model if config.dense_enabled else None,
         collection=None if question.selected_text else collection.name,
         index_version=None if question.selected_text else collection.index_version,
+        book=None if question.selected_text else question.book,
+        book_only=question.book_only and not question.selected_text,
     )
 
 

@@ -60,6 +60,14 @@ class Passage:
     url: str
     text: str
     score: float
+    book: str | None = None  # the id of the docs instance it comes from
+
+
+def book_filter(book: str | None) -> models.Filter | None:
+    """The Qdrant filter that keeps the passages of one book (a docs instance's id); None keeps every book."""
+    if book is None:
+        return None
+    return models.Filter(must=[models.FieldCondition(key="book", match=models.MatchValue(value=book))])
 
 
 async def _qdrant(clients, read):
@@ -154,6 +162,7 @@ def _passage(point, score: float) -> Passage:
         url=payload.get("url", ""),
         text=payload.get("text", ""),
         score=round(max(0.0, min(1.0, score)), 4),
+        book=payload.get("book"),
     )
 
 
@@ -163,13 +172,14 @@ def configured_mode(config, collection: Collection) -> str:
 
 
 async def search(
-    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None
+    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None, book: str | None = None
 ) -> list[Passage]:
-    """The best `top_k` passages for a question, best first, each scored from 0 to 1.
+    """The best `top_k` passages for a question, best first, each scored from 0 to 1; of one book when given.
 
     `mode` is `hybrid`, `dense` or `sparse`; by default, the configured one
     (`configured_mode`). The evaluation asks for the others to compare them.
     """
+    only = book_filter(book)
     mode = mode or configured_mode(clients.config, collection)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -187,11 +197,14 @@ async def search(
             log.warning("embedding failed: searching the sparse vectors alone")
             mode = SPARSE
         else:
-            return await _hybrid(clients, collection, vector, sparse_query, top_k)
+            return await _hybrid(clients, collection, vector, sparse_query, top_k, only)
     if mode == DENSE:
         [vector] = await embed(clients, [question])
         result = await _qdrant(
-            clients, lambda: clients.qdrant.query_points(collection.name, query=vector, using=DENSE, limit=top_k, with_payload=True)
+            clients,
+            lambda: clients.qdrant.query_points(
+                collection.name, query=vector, using=DENSE, query_filter=only, limit=top_k, with_payload=True
+            ),
         )
         return [_passage(point, point.score) for point in result.points]  # cosine, as the collection is set up
     if not sparse_query.indices:
@@ -199,14 +212,18 @@ async def search(
     result, idf = await asyncio.gather(
         _qdrant(
             clients,
-            lambda: clients.qdrant.query_points(collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True),
+            lambda: clients.qdrant.query_points(
+                collection.name, query=sparse_query, using=SPARSE, query_filter=only, limit=top_k, with_payload=True
+            ),
         ),
         _qdrant(clients, lambda: _idf(clients, collection, sparse.terms(question))),
     )
     return [_passage(point, sparse.coverage(question, _indexed_text(point.payload or {}), idf)) for point in result.points]
 
 
-async def _hybrid(clients, collection: Collection, vector: list[float], sparse_query, top_k: int) -> list[Passage]:
+async def _hybrid(
+    clients, collection: Collection, vector: list[float], sparse_query, top_k: int, only: models.Filter | None
+) -> list[Passage]:
     """Dense and sparse hits fused by RRF, each scored by its cosine with the question.
 
     The fused hits come with their dense vectors: asking Qdrant for the dense
@@ -214,15 +231,16 @@ async def _hybrid(clients, collection: Collection, vector: list[float], sparse_q
     client, and a second scan of the collection in local mode).
     """
     depth = top_k * PREFETCH_FACTOR
-    prefetch = [models.Prefetch(query=vector, using=DENSE, limit=depth)]
+    prefetch = [models.Prefetch(query=vector, using=DENSE, filter=only, limit=depth)]
     if sparse_query.indices:
-        prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=depth))
+        prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, filter=only, limit=depth))
     result = await _qdrant(
         clients,
         lambda: clients.qdrant.query_points(
             collection.name,
             prefetch=prefetch,
             query=models.FusionQuery(fusion=models.Fusion.RRF),
+            query_filter=only,
             limit=top_k,
             with_payload=True,
             with_vectors=[DENSE],

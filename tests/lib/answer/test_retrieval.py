@@ -63,6 +63,24 @@ async def test_searches_in_every_mode_with_a_dense_model(dense_index, config_for
 
 
 @pytest.mark.anyio
+async def test_a_book_filter_keeps_that_books_passages_in_every_mode(dense_index, config_for, fake_openai):
+    # The bundled book is one docs folder: every passage is in the book "default".
+    async with pool(config_for(dense_index)) as clients:
+        collection = await retrieval.describe_collection(clients)
+        for mode in retrieval.MODES:
+            everything = await retrieval.search(clients, QUESTION, 5, collection, mode=mode)
+            assert {passage.book for passage in everything} == {"default"}, mode
+            assert await retrieval.search(clients, QUESTION, 5, collection, mode=mode, book="default") == everything, mode
+            assert await retrieval.search(clients, QUESTION, 5, collection, mode=mode, book="another") == [], mode
+
+
+def test_the_book_filter_matches_the_book_field_and_none_filters_nothing():
+    assert retrieval.book_filter(None) is None
+    [condition] = retrieval.book_filter("guide").must
+    assert (condition.key, condition.match.value) == ("book", "guide")
+
+
+@pytest.mark.anyio
 async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_index, config_for):
     question = "How do I knead dough for a Hugging Face Space?"
     async with pool(config_for(sparse_index)) as clients:
