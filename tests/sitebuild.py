@@ -13,6 +13,8 @@ it here and compare the URLs Bookbot's ingester emits against what Docusaurus re
   a half-filled cache.
 - Node and npm are required: without them this raises SiteBuildError rather than skipping.
 - `read_manifest()` turns a build folder into {URL path: canonical link, element ids, headings}.
+- `built()` gives a config's build made once per process (in a temporary folder removed at exit), for
+  the tests of several modules that check against the same build.
 
 Run `python -m tests.sitebuild OUT_DIR` to build every config into OUT_DIR/<name>/ and write
 OUT_DIR/site-manifest-<name>.json beside each, with the time each step took.
@@ -20,6 +22,7 @@ OUT_DIR/site-manifest-<name>.json beside each, with the time each step took.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -120,6 +123,18 @@ def build(
     if not (out_dir / "index.html").is_file():
         raise SiteBuildError(f"docusaurus build --config {config_file} wrote no index.html in {out_dir}")
     return out_dir
+
+
+_BUILT: dict[str, Path] = {}
+
+
+def built(name: str) -> Path:
+    """The build of the config named `name` (a key of CONFIGS), made at most once per process."""
+    if name not in _BUILT:
+        scratch = Path(tempfile.mkdtemp(prefix=f"bookbot-built-{name}-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        _BUILT[name] = build(CONFIGS[name], scratch / "build")
+    return _BUILT[name]
 
 
 def read_manifest(build_dir: Path, base_url: str = BASE_URL) -> dict[str, Any]:
