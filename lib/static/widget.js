@@ -9,8 +9,11 @@
  *   the conversation into that element instead.
  *
  * Optional attributes on the script tag: data-book-url (where source links
- * lead), data-api-url (another API base). The chat page also reads
- * data-book-url on <html> and a ?book= parameter.
+ * given as paths lead; absolute ones need nothing), data-api-url (another API
+ * base), data-book (the book this page is in; by default, the docs instance
+ * Docusaurus names on <html>). The chat page also reads data-book-url on
+ * <html> and a ?book= parameter; without either, a source given as a path is
+ * shown as plain text, never linked to this server.
  *
  * Safety: no text from the server or the model is ever parsed as HTML. The
  * Markdown renderer builds DOM nodes and puts every character of text into text
@@ -433,7 +436,7 @@
 
   /**
    * The conversation UI, rendered into root.
-   * options: {api, bookBase, linkTarget, sessionId, placeholder}
+   * options: {api, bookBase, linkTarget, sessionId, placeholder, book}; book() names the page's book
    * Returns {attachSelection(text, context), focus()}.
    */
   function Conversation(root, options) {
@@ -497,6 +500,8 @@
       attachSelection(null);
       var payload = { query: question, history: recentHistory(turns) };
       if (options.sessionId) payload.session_id = options.sessionId;
+      var book = options.book ? options.book() : null;
+      if (book) payload.book = book; // its passages first: the reader is on one of its pages
       if (asked) payload.selected_text = (asked.context + asked.text).slice(0, MAX_SELECTION);
 
       var user = el("div", { class: "bb-turn bb-user" }, [el("p", { text: question })]);
@@ -839,20 +844,34 @@
     return "web-" + uuid();
   }
 
-  /** The chat page: the book's address from ?book=, else data-book-url, else this server. */
+  /** The chat page: the book's address from ?book=, else data-book-url, else none. */
   function mountPage(root) {
     var asked = new URLSearchParams(location.search).get("book");
     var configured = attribute("data-book-url") || document.documentElement.getAttribute("data-book-url");
-    var book = safeUrl(asked || "", location.href) || safeUrl(configured || "", location.href) || location.href;
+    // Without a book address, links are the sources' own: absolute ones open the book, paths stay text.
+    var book = safeUrl(asked || "", location.href) || safeUrl(configured || "", location.href) || undefined;
     addStyles(document, CHAT_CSS);
     var host = document.querySelector("[data-book-host]");
-    if (host && new URL(book).origin !== location.origin) {
+    if (host && book && new URL(book).origin !== location.origin) {
       host.textContent = "Sources link to " + new URL(book).host;
       host.hidden = false;
     }
     followTheme(root);
     var conversation = Conversation(root, { api: apiBase(), bookBase: book, linkTarget: "_blank", sessionId: sessionId() });
     conversation.focus();
+  }
+
+  /** The book of the page: data-book, else the docs instance Docusaurus names on <html> (plugin-docs plugin-id-X). */
+  function pageBook() {
+    var given = attribute("data-book");
+    if (given) return given;
+    var classes = document.documentElement.classList;
+    if (!classes.contains("plugin-docs")) return null;
+    for (var i = 0; i < classes.length; i++) {
+      var match = /^plugin-id-([\w-]+)$/.exec(classes[i]);
+      if (match) return match[1];
+    }
+    return null;
   }
 
   /** The floating button and panel, in a shadow root of their own. */
@@ -881,7 +900,7 @@
     frame.appendChild(chip);
     shadow.appendChild(frame);
     var book = safeUrl(attribute("data-book-url") || "/", location.href);
-    var conversation = Conversation(body, { api: apiBase(), bookBase: book, linkTarget: null, sessionId: sessionId(), placeholder: "Ask about this book" });
+    var conversation = Conversation(body, { api: apiBase(), bookBase: book, linkTarget: null, sessionId: sessionId(), placeholder: "Ask about this book", book: pageBook });
     followTheme(frame);
 
     function open(isOpen) {
