@@ -264,7 +264,10 @@ class Site:
             if listed is UNDEFINED or listed is None:
                 continue
             if isinstance(listed, Computed):
-                raise self._unreadable(kind, listed)
+                if kind == "presets":
+                    raise self._unreadable(kind, listed)
+                self.opaque.append((kind, listed))  # the preset's docs are still known
+                continue
             if not isinstance(listed, list):
                 raise SiteError(f"{self.config}: {kind} must be a list, got {_shown(listed)}")
             for position, entry in enumerate(listed):

@@ -99,6 +99,19 @@ def test_computed_plugins_stop_the_reading_of_the_site(tmp_path):
         books_at(root)
 
 
+def test_a_plugin_list_changed_in_a_way_not_followed_leaves_the_presets_docs_and_is_reported(tmp_path):
+    root = site(tmp_path, """\
+        const config = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: {routeBasePath: '/'}}]], plugins: []};
+        if (process.platform === 'win32') {
+          config.plugins = config.plugins.filter((plugin) => plugin !== 'x');
+        }
+        module.exports = config;
+        """)
+    said: list[str] = []
+    assert only(books_at(root, report=said.append)).route_base_path == "/"
+    assert said[0].startswith("docusaurus.config.js: plugins[0] can't be read without running the config (`changed by: if")
+
+
 def test_a_plugin_entry_that_cant_be_read_is_reported_and_the_others_indexed(tmp_path):
     root = site(tmp_path, """\
         import search from 'some-search-plugin';
@@ -201,3 +214,24 @@ def test_the_fixture_is_found_from_its_docs_folder_copied_elsewhere(tmp_path):
     copy = tmp_path / "site"
     shutil.copytree(FIXTURE_SITE, copy, ignore=shutil.ignore_patterns("node_modules", "package-lock.json"))
     assert [book.folder for book in books_at(copy)] == [copy / "handbook", copy / "guide-docs"]
+
+
+def test_an_instance_computed_from_the_environment_stops_and_its_folder_can_be_given_by_hand(tmp_path):
+    root = site(tmp_path, """\
+        const isInternal = process.env.DOCS_ENV === 'internal';
+        export default {
+          url: isInternal ? 'https://internal.example' : 'https://wiki.example', baseUrl: '/', trailingSlash: true,
+          presets: [['classic', {docs: false, blog: false}]],
+          plugins: [['@docusaurus/plugin-content-docs', {
+            id: isInternal ? 'internal' : 'public',
+            path: isInternal ? 'docs-internal' : 'docs-public',
+            routeBasePath: '/',
+          }]],
+        };
+        """, "docs-public")
+    with pytest.raises(SiteError, match=r"id of the docs plugin plugins\[0\] is computed, `isInternal \? 'internal' : 'public'` \(docusaurus.config.js line 6\).*--route-base-path"):
+        books_at(root)
+    with pytest.raises(SiteError, match=r"url is computed.*--site-url"):
+        books_at(root / "docs-public", Overrides(route_base_path="/"))
+    book = only(books_at(root / "docs-public", Overrides(site_url="https://wiki.example", route_base_path="/")))
+    assert (book.route_base_path, book.links) == ("/", Links("https://wiki.example", "/", TRUE))
