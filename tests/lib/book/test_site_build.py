@@ -13,7 +13,6 @@ would check the same addresses against the same files for another 20 to 45 secon
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import unquote, urlsplit
 
@@ -23,9 +22,9 @@ from lib.book.books import read_books
 from lib.book.chunking import chunk_page
 from lib.book.pages import Page
 from lib.book.site import Site
-from tests.sitebuild import CONFIGS, FIXTURE_SITE, built, read_manifest
+from tests.sitebuild import CONFIGS, FIXTURE_SITE, TESTED, built, read_manifest
 
-BUILT = ["trailing-false", "trailing-true"] + (["trailing-unset"] if os.environ.get("BOOKBOT_SITE_BUILDS") == "all" else [])
+BUILT = list(TESTED)
 _HTML_CLASS = re.compile(r'<html[^>]*\bclass="([^"]*)"')
 
 
