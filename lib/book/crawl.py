@@ -12,9 +12,8 @@ from urllib.parse import urldefrag, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 from xml.etree import ElementTree
 
-import requests
-
 import attrs
+import requests
 
 from lib.book.html_page import Skipped, read_html
 from lib.book.pages import Page, PageError

@@ -931,7 +931,6 @@ class _Reader:
             if changed:
                 self.mark(path, scope, self.computed(start, end))
             index = after
-        return
 
     def value_at(self, path: list[str], scope: _Scope) -> Any:
         found, value = scope.find(path[0])

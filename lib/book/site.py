@@ -21,7 +21,16 @@ from attrs import frozen
 
 from lib.book import links as link_forms
 from lib.book.globs import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from lib.book.js_config import UNDEFINED, Computed, Function, JsObject, JsSyntaxError, Spread, member, read_config
+from lib.book.js_config import (
+    UNDEFINED,
+    Computed,
+    Function,
+    JsObject,
+    JsSyntaxError,
+    Spread,
+    member,
+    read_config,
+)
 from lib.book.links import Links
 
 CONFIG_NAMES = tuple(f"docusaurus.config.{extension}" for extension in ("js", "mjs", "ts", "cjs", "mts", "cts"))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from lib.book.globs import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, expand_braces, matches, select_files
+from lib.book.globs import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_INCLUDE,
+    expand_braces,
+    matches,
+    select_files,
+)
 from tests.sitebuild import FIXTURE_SITE
 
 

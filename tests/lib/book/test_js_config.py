@@ -6,7 +6,14 @@ import textwrap
 
 import pytest
 
-from lib.book.js_config import UNDEFINED, Computed, JsSyntaxError, Spread, member, read_config
+from lib.book.js_config import (
+    UNDEFINED,
+    Computed,
+    JsSyntaxError,
+    Spread,
+    member,
+    read_config,
+)
 from tests.sitebuild import FIXTURE_SITE
 
 

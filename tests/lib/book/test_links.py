@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from lib.book.links import FALSE, TRUE, UNSET, Links, base_url, route_base_path, section_url, site_url, trailing_slash
+from lib.book.links import (
+    FALSE,
+    TRUE,
+    UNSET,
+    Links,
+    base_url,
+    route_base_path,
+    section_url,
+    site_url,
+    trailing_slash,
+)
 
 
 @pytest.mark.parametrize(
