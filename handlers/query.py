@@ -72,7 +72,7 @@ class QueryRequest:
         default=None,
         validator=text(min_length=1, max_length=64, pattern=BOOK_ID, optional=True),
         metadata={"doc": "a book's id (its docs instance's id, as each source's `book` gives it): its passages are "
-                  "searched first, every book's when none of them is close enough;"},
+                  "searched first, every book's when none of them is close enough"},
     )
     book_only: bool = field(
         default=False, validator=boolean, metadata={"doc": "true searches `book` alone (then `book` is required)"}
@@ -82,6 +82,10 @@ class QueryRequest:
 
     FIELDS = ("query", "top_k", "selected_text", "history", "session_id", "stream", "book", "book_only")
     REQUIRED = ("query",)
+    SCHEMA = {  # book_only: true needs a book
+        "if": {"required": ["book_only"], "properties": {"book_only": {"const": True}}},
+        "then": {"required": ["book"], "properties": {"book": {"type": "string"}}},
+    }
 
     def __attrs_post_init__(self) -> None:
         if self.book_only and self.book is None:

@@ -377,6 +377,7 @@ def _object(cls: type) -> dict:
         "additionalProperties": False,
         "description": "A null field counts as absent. The body is at most MAX_BODY_BYTES (64 KiB by default).",
         "properties": {name: field_schema(fields[name]) for name in cls.FIELDS},
+        **getattr(cls, "SCHEMA", {}),  # what ties fields together
     }
 
 
