@@ -129,6 +129,7 @@ class Site:
         self.root = config.parent
         self.overrides = overrides
         self.report = report
+        self.opaque: list[tuple[str, Computed]] = []  # plugin entries that can't be read, once instances are
         try:
             self.value = read_config(config)
         except JsSyntaxError as error:
@@ -267,7 +268,7 @@ class Site:
     def _docs_options(self) -> list[tuple[str, Any]]:
         """(how the config names it, its options) for each docs instance the presets and plugins declare."""
         entries: list[tuple[str, Any]] = []
-        self.opaque: list[tuple[str, Computed]] = []
+        self.opaque = []
         for kind, names in (("presets", _CLASSIC), ("plugins", _DOCS_PLUGIN)):
             listed = member(self.value, kind)
             if listed is UNDEFINED or listed is None:
