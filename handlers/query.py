@@ -13,6 +13,7 @@ from lib.validation import boolean, build, http_url, integer, one_of, strip, tex
 
 MAX_TURNS = 20
 MAX_HISTORY_CHARACTERS = 16_000
+BOOK_ID = r"[A-Za-z0-9_-]+"  # a Docusaurus docs plugin id, as Docusaurus validates it
 
 
 @frozen
@@ -81,11 +82,31 @@ class QueryRequest:
         default=None, validator=text(min_length=1, max_length=128, pattern=r"[A-Za-z0-9_.-]+", optional=True)
     )
     stream: bool = field(default=False, validator=boolean, metadata={"doc": "true answers as text/event-stream"})
+    book: str | None = field(
+        default=None,
+        validator=text(min_length=1, max_length=64, pattern=BOOK_ID, optional=True),
+        metadata={"doc": "a book's id (its docs instance's id, as each source's `book` gives it): its passages are "
+                  "searched first, every book's when none of them is close enough"},
+    )
+    book_only: bool = field(
+        default=False, validator=boolean, metadata={"doc": "true searches `book` alone (then `book` is required)"}
+    )
     request_id: str = ""
     key_id: str | None = None  # a fingerprint of the API key presented, never the key
 
-    FIELDS = ("query", "top_k", "selected_text", "page_url", "page_title", "page_section", "history", "session_id", "stream")
+    FIELDS = (
+        "query", "top_k", "selected_text", "page_url", "page_title", "page_section", "history", "session_id", "stream",
+        "book", "book_only",
+    )
     REQUIRED = ("query",)
+    SCHEMA = {  # book_only: true needs a book
+        "if": {"required": ["book_only"], "properties": {"book_only": {"const": True}}},
+        "then": {"required": ["book"], "properties": {"book": {"type": "string"}}},
+    }
+
+    def __attrs_post_init__(self) -> None:
+        if self.book_only and self.book is None:
+            raise InvalidRequest("book_only needs a book to search", field="book_only")
 
     @classmethod
     def from_json(cls, data: dict, *, request_id: str = "", key_id: str | None = None) -> "QueryRequest":
@@ -101,6 +122,8 @@ class QueryRequest:
             session_id=self.session_id,
             key_id=self.key_id,
             request_id=self.request_id,
+            book=self.book,
+            book_only=self.book_only,
         )
 
 

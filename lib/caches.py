@@ -122,9 +122,9 @@ class AnswerKey:
     keys are configured: with keys, one key's answers are never served to
     another. `index_version` changes with every re-index, so a new index never
     serves an old answer; `selection` is the digest of the reader's selection,
-    and with a selection the index plays no part (collection and version None).
+    and with a selection the index plays no part (collection, version and book None).
     `embedded` counts the chunks that have their embedding: while they are being made, each batch is a new
-    state of the index.
+    state of the index. `book` is the book searched first, or alone with `book_only`.
     """
 
     scope: str | None
@@ -136,6 +136,8 @@ class AnswerKey:
     collection: str | None
     index_version: str | None
     embedded: int | None  # the points with their embedding: the answer changes as they come
+    book: str | None = None
+    book_only: bool = False
 
 
 class Caches:

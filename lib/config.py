@@ -11,6 +11,7 @@ import attrs
 from attrs import frozen
 
 from lib import pricing
+from lib.book import links
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -174,6 +175,11 @@ class Config:
     embeddings: str = _variable(_choice("auto", "openai", "local", "none"), "auto")
     # How long a question that misses the cache may expect to wait for its turn under load, before 503.
     queue_seconds: float = _variable(_number(0, 600), 5.0)
+    # Where the book's site serves its docs (lib.book.site): each replaces the value docusaurus.config gives.
+    book_url: str | None = _variable(links.site_url)  # the site's `url`: sources' links are absolute with it
+    book_base_url: str | None = _variable(links.base_url)
+    book_route_base_path: str | None = _variable(links.route_base_path)
+    book_trailing_slash: str | None = _variable(links.trailing_slash)  # true, false or unset
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -71,12 +71,25 @@ def _errors(*, limited: bool) -> dict:
 
 _SOURCE = {
     "type": "object",
-    "required": ["n", "title", "section", "url", "score", "snippet", "chunk_id"],
+    "required": ["n", "title", "section", "url", "book", "score", "snippet", "chunk_id"],
     "properties": {
         "n": {"type": "integer", "minimum": 1},
         "title": _STRING,
         "section": _STRING,
-        "url": {"type": "string", "description": "the page's route plus the heading's anchor (a selection's page_url as sent)"},
+        "url": {
+            "type": "string",
+            "description": "where the section is read: the page's address as the built site serves it (baseUrl, "
+            "trailingSlash) plus `#` and the heading's anchor, percent-encoded; absolute "
+            "(https://example.org/base/handbook/beds#bed-widths) when the site's url is known (its "
+            "docusaurus.config, BOOK_URL, or the crawled address), else a path from the site's root "
+            "(/docs/intro#setup). A heading without an id (an H1) links to the nearest heading above it that "
+            "has one, or to the page. For an answer about a selection: the page_url the request sent.",
+        },
+        "book": {
+            "type": ["string", "null"],
+            "description": "the id of the docs instance (book) the section is in (`default` for the classic "
+            "preset's docs); null for a crawled page that is no docs page, or a selection's page",
+        },
         "score": {"type": "number", "minimum": 0, "maximum": 1},
         "snippet": _STRING,
         "chunk_id": {"type": "string", "description": "the passage's id in the index; empty for a selection's page"},
@@ -377,6 +390,7 @@ def _object(cls: type) -> dict:
         "additionalProperties": False,
         "description": "A null field counts as absent. The body is at most MAX_BODY_BYTES (64 KiB by default).",
         "properties": {name: field_schema(fields[name]) for name in cls.FIELDS},
+        **getattr(cls, "SCHEMA", {}),  # what ties fields together
     }
 
 

@@ -75,6 +75,7 @@ def source(n: int, passage: retrieval.Passage) -> dict:
         "title": passage.title,
         "section": passage.section,
         "url": passage.url,
+        "book": passage.book,
         "score": passage.score,
         "snippet": snippet,
         "chunk_id": passage.chunk_id,
@@ -114,11 +115,15 @@ async def prepare(
     selected_text: str | None = None,
     page=None,
     history: Sequence = (),
+    book: str | None = None,
+    book_only: bool = False,
 ) -> Plan:
     """Everything up to the model: retrieval, the threshold, and the messages or a finished answer.
 
     A selection is answered from itself alone; `page` (a flow.Page), when the client says where it was
-    selected, is the answer's source.
+    selected, is the answer's source. With a `book`, its passages are searched first and every book's only
+    when none of them reaches the threshold (the reader's page is in that book, the answer may be in
+    another); with `book_only`, its alone.
     """
     config = clients.config
     if selected_text:
@@ -135,10 +140,11 @@ async def prepare(
         raise Unavailable(mismatch, retry_after=300)
     asked = await followup.standalone(clients, collection, query, history)
     async with clients.retrieval_gate.held():  # more misses than one process can retrieve wait, briefly
-        found = tuple(await retrieval.search(clients, asked.search, top_k or config.top_k, collection))
+        found, passages = await _retrieve(clients, asked.search, top_k or config.top_k, collection, book)
+        if book is not None and not book_only and not passages:
+            found, passages = await _retrieve(clients, asked.search, top_k or config.top_k, collection, None)
     if not found:
         return refusal("no_hits", collection)
-    passages = tuple(passage for passage in found if passage.score >= config.threshold)
     if not passages:
         return refusal("low_score", collection, retrieved=found)
     if not config.generation_enabled:
@@ -151,6 +157,12 @@ async def prepare(
         collection=collection,
         fallback=lambda: quoted(asked.text, passages),
     )
+
+
+async def _retrieve(clients, question: str, top_k: int, collection, book: str | None) -> tuple[tuple, tuple]:
+    """(the passages found, those that reach the threshold), of one book or of all."""
+    found = tuple(await retrieval.search(clients, question, top_k, collection, book=book))
+    return found, tuple(passage for passage in found if passage.score >= clients.config.threshold)
 
 
 def sources(answer_or_plan) -> list[dict]:

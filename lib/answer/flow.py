@@ -44,6 +44,8 @@ class Question:
     session_id: str | None = None
     key_id: str | None = None  # the id of the API key presented: with API_KEYS, one key's answers serve no other
     request_id: str = ""
+    book: str | None = None  # the book searched first (a docs instance's id)
+    book_only: bool = False  # ... or alone
 
 
 async def answer(clients, question: Question) -> dict:
@@ -122,6 +124,8 @@ async def _plan(clients, question: Question, collection: retrieval.Collection | 
         selected_text=question.selected_text,
         page=question.page,
         history=question.history,
+        book=question.book,
+        book_only=question.book_only,
     )
 
 
@@ -199,6 +203,8 @@ def _key(clients, question: Question, collection: retrieval.Collection | None) -
         collection=None if question.selected_text else collection.name,
         index_version=None if question.selected_text else collection.index_version,
         embedded=None if question.selected_text else collection.dense_points,
+        book=None if question.selected_text else question.book,
+        book_only=question.book_only and not question.selected_text,
     )
 
 

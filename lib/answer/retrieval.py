@@ -49,6 +49,7 @@ class Passage:
     url: str
     text: str
     score: float
+    book: str | None = None  # the id of the docs instance it comes from
 
 
 async def _vectors(clients, read):
@@ -134,6 +135,7 @@ def _passage(hit: Hit, score: float) -> Passage:
         url=payload.get("url", ""),
         text=payload.get("text", ""),
         score=round(max(0.0, min(1.0, score)), 4),
+        book=payload.get("book"),
     )
 
 
@@ -145,9 +147,9 @@ def configured_mode(config, collection: Collection) -> str:
 
 
 async def search(
-    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None
+    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None, book: str | None = None
 ) -> list[Passage]:
-    """The best `top_k` passages for a question, best first, each scored from 0 to 1.
+    """The best `top_k` passages for a question, best first, each scored from 0 to 1; of one book when given.
 
     `mode` is `hybrid`, `dense` or `sparse`; by default, the configured one
     (`configured_mode`). The evaluation asks for the others to compare them.
@@ -169,21 +171,21 @@ async def search(
             log.warning("embedding failed: searching the sparse vectors alone")
             mode = SPARSE
         else:
-            return await _hybrid(clients, vector, sparse_query, top_k)
+            return await _hybrid(clients, vector, sparse_query, top_k, book)
     if mode == DENSE:
         vector = await embed_question(clients, question)
-        hits = await _vectors(clients, lambda: clients.vectors.search(limit=top_k, dense=vector))
+        hits = await _vectors(clients, lambda: clients.vectors.search(limit=top_k, dense=vector, book=book))
         return [_passage(hit, hit.score) for hit in hits]  # a cosine, as the collection is set up
     if not sparse_query.indices:
         return []
     hits, idf = await asyncio.gather(
-        _vectors(clients, lambda: clients.vectors.search(limit=top_k, sparse=sparse_query)),
+        _vectors(clients, lambda: clients.vectors.search(limit=top_k, sparse=sparse_query, book=book)),
         _vectors(clients, lambda: _idf(clients, collection, sparse.terms(question))),
     )
     return [_passage(hit, sparse.coverage(question, _indexed_text(hit.payload), idf)) for hit in hits]
 
 
-async def _hybrid(clients, vector: list[float], sparse_query, top_k: int) -> list[Passage]:
+async def _hybrid(clients, vector: Sequence[float], sparse_query, top_k: int, book: str | None) -> list[Passage]:
     """Dense and sparse hits fused by RRF, each scored by its cosine with the question.
 
     The fused hits come with their stored embeddings: the engine reports only the fused rank's score.
@@ -195,6 +197,7 @@ async def _hybrid(clients, vector: list[float], sparse_query, top_k: int) -> lis
             dense=vector,
             sparse=sparse_query if sparse_query.indices else None,
             depth=top_k * PREFETCH_FACTOR,
+            book=book,
             with_dense=True,
         ),
     )

@@ -28,9 +28,10 @@ from typing import Callable, Iterable, Sequence
 
 from attrs import define, field, frozen
 
+from lib.book.books import read_source
 from lib.book.chunking import Chunk, chunk_page, embed_text
-from lib.book.crawl import crawl_site
-from lib.book.pages import PageError, iter_book
+from lib.book.pages import PageError
+from lib.book.site import Overrides
 from lib.config import Config
 from lib.index import sparse
 from lib.index.embedding import Embedder, EmbeddingFailed
@@ -63,6 +64,7 @@ class Planned:
             "section": chunk.section,
             "url": chunk.url,
             "source": chunk.source,
+            "book": chunk.book,
             "position": chunk.position,
             "content_hash": chunk.content_hash,
             "text": chunk.text,
@@ -243,18 +245,11 @@ def chunks_of(pages, config: Config) -> list[Chunk]:
 
 
 def load_pages(sources: Sequence[str], config: Config, report: Callable[[str], None]) -> tuple[list, list]:
-    """Pages from folders and site URLs; each page that fails is reported and returned apart."""
+    """Pages from site roots, docs folders and site URLs (lib.book.books); each page that fails is reported
+    and returned apart. Raises NoPages or SiteError (lib.book) before anything is written."""
     pages, failed = [], []
     for source in sources:
-        if source.startswith(("http://", "https://")):
-            items = crawl_site(source)
-        elif Path(source).is_dir():
-            items = iter_book(Path(source))
-        else:
-            report(f"skipped {source}: not a folder of .md/.mdx files nor an http(s) URL")
-            failed.append(PageError(source, "not a folder nor a URL"))
-            continue
-        for item in items:
+        for item in read_source(source, Overrides.of(config), report):
             if isinstance(item, PageError):
                 report(f"skipped {item}")
                 failed.append(item)

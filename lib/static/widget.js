@@ -13,10 +13,13 @@
  *   loads and source-link clicks within the site, until "New conversation".
  *
  * Optional attributes on the script tag: data-book-url (where source links
- * lead), data-api-url (another API base), data-position (bottom-right, the
- * default, or bottom-left). The launcher keeps clear of Docusaurus' "back to
- * top" button and hides while the mobile menu is open. The chat page also
- * reads data-book-url on <html> and a ?book= parameter.
+ * given as paths lead; absolute ones need nothing), data-api-url (another API
+ * base), data-book (the book this page is in; by default, the docs instance
+ * Docusaurus names on <html>), data-position (bottom-right, the default, or
+ * bottom-left). The launcher keeps clear of Docusaurus' "back to top" button
+ * and hides while the mobile menu is open. The chat page also reads
+ * data-book-url on <html> and a ?book= parameter; without either, a source
+ * given as a path is shown as plain text, never linked to this server.
  *
  * Safety: no text from the server or the model is ever parsed as HTML. The
  * Markdown renderer builds DOM nodes and puts every character of text into text
@@ -483,7 +486,7 @@
 
   /**
    * The conversation UI, rendered into root, and kept in options.memory.
-   * options: {api, bookBase, linkTarget, memory, placeholder}
+   * options: {api, bookBase, linkTarget, memory, placeholder, book}; book() names the page's book
    * Returns {attachSelection(text, page), focus()}.
    */
   function Conversation(root, options) {
@@ -600,6 +603,8 @@
       var asked = selection;
       attachSelection(null);
       var payload = { query: question, history: recentHistory(turns()), session_id: sessionId };
+      var book = options.book ? options.book() : null;
+      if (book) payload.book = book; // its passages first: the reader is on one of its pages
       if (asked) {
         // The selection alone: where it comes from goes apart, as its source, never into the text.
         payload.selected_text = asked.text.slice(0, MAX_SELECTION);
@@ -969,14 +974,15 @@
     return base && base.slice(-1) !== "/" ? base + "/" : base;
   }
 
-  /** The chat page: the book's address from ?book=, else data-book-url, else this server. */
+  /** The chat page: the book's address from ?book=, else data-book-url, else none. */
   function mountPage(root) {
     var asked = new URLSearchParams(location.search).get("book");
     var configured = attribute("data-book-url") || document.documentElement.getAttribute("data-book-url");
-    var book = safeUrl(asked || "", location.href) || safeUrl(configured || "", location.href) || location.href;
+    // Without a book address, links are the sources' own: absolute ones open the book, paths stay text.
+    var book = safeUrl(asked || "", location.href) || safeUrl(configured || "", location.href) || undefined;
     addStyles(document, CHAT_CSS);
     var host = document.querySelector("[data-book-host]");
-    if (host && new URL(book).origin !== location.origin) {
+    if (host && book && new URL(book).origin !== location.origin) {
       host.textContent = "Sources link to " + new URL(book).host;
       host.hidden = false;
     }
@@ -985,6 +991,19 @@
     var conversation = Conversation(root, { api: api, bookBase: book, linkTarget: "_blank", memory: Memory("bookbot:chat:" + api) });
     conversation.showLatest();
     conversation.focus();
+  }
+
+  /** The book of the page: data-book, else the docs instance Docusaurus names on <html> (plugin-docs plugin-id-X). */
+  function pageBook() {
+    var given = attribute("data-book");
+    if (given) return given;
+    var classes = document.documentElement.classList;
+    if (!classes.contains("plugin-docs")) return null;
+    for (var i = 0; i < classes.length; i++) {
+      var match = /^plugin-id-([\w-]+)$/.exec(classes[i]);
+      if (match) return match[1];
+    }
+    return null;
   }
 
   /** The floating button and panel, in a shadow root of their own. */
@@ -1021,6 +1040,7 @@
     var api = apiBase();
     var conversation = Conversation(body, {
       api: api, bookBase: book, linkTarget: null, memory: Memory("bookbot:widget:" + api), placeholder: "Ask about this book",
+      book: pageBook,
     });
     var openMemory = Memory("bookbot:widget-open:" + api);
     followTheme(frame);

@@ -244,3 +244,58 @@ async def test_a_stream_refused_under_load_is_a_503_before_any_event(config_for,
         names = [name async for name, _ in reply.events]
     assert caught.value.STATUS == 503 and int(caught.value.headers["Retry-After"]) >= 5
     assert names[0] == "sources" and names[-1] == "done"
+
+
+# Several books: the fixture Docusaurus site's two docs instances, `default` (the handbook) and `guide`.
+
+
+@pytest.fixture(scope="module")
+def garden_index(tmp_path_factory):
+    from lib.config import Config
+    from tests.parts import index_book
+    from tests.sitebuild import FIXTURE_SITE
+
+    config = Config(data_dir=tmp_path_factory.mktemp("garden"), index_on_start=False, embeddings="none")
+    index_book(config, FIXTURE_SITE)
+    return config
+
+
+async def test_each_source_says_which_book_it_is_in_and_links_to_the_site(config_for, garden_index):
+    async with pool(config_for(garden_index)) as clients:
+        body = await ask(clients, query="How do I extend a loan?")
+    first = body["sources"][0]
+    assert (first["book"], first["url"]) == ("guide", "https://example.org/base/guide/borrowing/extending-a-loan")
+
+
+@pytest.mark.parametrize("book", ["default", "guide"])
+async def test_a_question_asked_in_a_book_is_answered_from_that_book(config_for, garden_index, book):
+    async with pool(config_for(garden_index)) as clients:
+        body = await ask(clients, query="What is the setup?", book=book)
+    assert body["answerable"] and {source["book"] for source in body["sources"]} == {book}
+
+
+async def test_a_question_another_book_answers_falls_back_to_every_book(config_for, garden_index):
+    async with pool(config_for(garden_index)) as clients:
+        preferred = await ask(clients, query="How do I extend a loan?", book="default")
+        only = await ask(clients, query="How do I extend a loan?", book="default", book_only=True)
+    assert preferred["answerable"] and preferred["sources"][0]["book"] == "guide"
+    assert not only["answerable"] and {source["book"] for source in only["sources"]} <= {"default"}
+    assert only["cached"] is False  # the cache keeps each book's answer apart
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"book": "no spaces"}, "book"),
+        ({"book": ""}, "book"),
+        ({"book": 3}, "book"),
+        ({"book_only": True}, "book_only"),
+        ({"book": "guide", "book_only": "yes"}, "book_only"),
+    ],
+)
+def test_refuses_a_bad_book_naming_the_field(fields, field):
+    from lib.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as raised:
+        QueryRequest.from_json({"query": "Where?", **fields})
+    assert raised.value.field == field

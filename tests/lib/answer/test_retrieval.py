@@ -63,6 +63,18 @@ async def test_searches_in_every_mode_with_a_dense_model(dense_index, config_for
 
 
 @pytest.mark.anyio
+async def test_a_book_filter_keeps_that_books_passages_in_every_mode(dense_index, config_for, fake_openai):
+    # The bundled book is one docs folder: every passage is in the book "default".
+    async with pool(config_for(dense_index)) as clients:
+        collection = await retrieval.describe_collection(clients)
+        for mode in retrieval.MODES:
+            everything = await retrieval.search(clients, QUESTION, 5, collection, mode=mode)
+            assert {passage.book for passage in everything} == {"default"}, mode
+            assert await retrieval.search(clients, QUESTION, 5, collection, mode=mode, book="default") == everything, mode
+            assert await retrieval.search(clients, QUESTION, 5, collection, mode=mode, book="another") == [], mode
+
+
+@pytest.mark.anyio
 async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_index, config_for):
     question = "How do I knead dough for a Hugging Face Space?"
     async with pool(config_for(sparse_index)) as clients:
@@ -114,6 +126,9 @@ async def test_both_engines_keep_the_same_retrieval_contract(sparse_index, serve
                 clients.vectors = local_mode(config)
             collection = await retrieval.describe_collection(clients)
             results[name] = [await retrieval.search(clients, question, 5, collection) for question in questions]
+            # One book's passages alone: the bundled book is all of the book "default".
+            assert await retrieval.search(clients, questions[0], 5, collection, book="default") == results[name][0]
+            assert await retrieval.search(clients, questions[0], 5, collection, book="another") == []
     same_hits = 0
     for edge, server in zip(results["edge"], results["server"]):
         assert [p.score for p in edge] == pytest.approx([p.score for p in server], abs=1e-4)

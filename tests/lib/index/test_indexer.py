@@ -205,6 +205,18 @@ async def test_the_service_indexes_its_book_in_the_background_on_start(tmp_path,
 
 
 @pytest.mark.anyio
+async def test_the_service_indexes_a_site_root_in_book_dir_with_book_url_in_its_links(tmp_path):
+    from tests.sitebuild import FIXTURE_SITE
+
+    config = Config(data_dir=tmp_path / "data", book_dir=FIXTURE_SITE, book_url="https://garden.example", embeddings="none")
+    async with pool(config) as clients:
+        await asyncio.wait_for(asyncio.gather(*clients.background), 60)
+        found = await clients.vectors.payloads()
+    assert {payload["book"] for payload in found.values()} == {"default", "guide"}
+    assert all(payload["url"].startswith("https://garden.example/base/") for payload in found.values())
+
+
+@pytest.mark.anyio
 async def test_a_question_answered_in_a_sub_section_links_to_that_sub_section_first(config_for, sparse_index):
     async with pool(config_for(sparse_index)) as clients:
         reply = await query.handle(QueryRequest.from_json({"query": "How are headings turned into anchors in the links?"}), clients)
@@ -225,4 +237,4 @@ def test_indexes_a_live_site_by_its_sitemap_and_links_its_sections(engine, tmp_p
         summary = index(engine, config, SITE)
     assert summary.files == 2 and len(summary.skipped) == 1 and "/docs/gone" in summary.skipped[0]
     urls = sorted(payload["url"] for payload in points(engine, config).values())
-    assert urls == ["/docs/intro", "/docs/intro#details"]
+    assert urls == [SITE + "/docs/intro", SITE + "/docs/intro#details"]
