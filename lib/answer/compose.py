@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import attrs
 from attrs import frozen
 
-from lib.answer import extractive, generation, retrieval
+from lib.answer import extractive, generation, refusal, retrieval
 from lib.errors import Unavailable
 
 SNIPPET_CHARACTERS = 240
@@ -87,7 +87,7 @@ def source(n: int, passage: retrieval.Passage) -> dict:
     }
 
 
-def refusal(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan:
+def refused(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan:
     answer = Answer(REFUSALS[reason], "rag", refusal_reason=reason, retrieved=retrieved)
     return Plan(answer=answer, retrieved=retrieved, collection=collection)
 
@@ -113,7 +113,7 @@ async def prepare(
     selected_text: str | None = None,
     history: Sequence = (),
 ) -> Plan:
-    """Everything up to the model: retrieval, the threshold, and the messages or a finished answer."""
+    """Everything up to the model: retrieval, the refusal (lib.answer.refusal), and the messages or a finished answer."""
     config = clients.config
     if selected_text:
         fallback = lambda: quoted_selection(query, selected_text)  # noqa: E731
@@ -129,11 +129,11 @@ async def prepare(
     question = await generation.standalone_question(clients, query, history)
     async with clients.retrieval_gate.held():  # more misses than one process can retrieve wait, briefly
         found = tuple(await retrieval.search(clients, question, top_k or config.top_k, collection))
-    if not found:
-        return refusal("no_hits", collection)
-    passages = tuple(passage for passage in found if passage.score >= config.threshold)
-    if not passages:
-        return refusal("low_score", collection, retrieved=found)
+    judged = await refusal.judge(clients, collection, question, found)
+    found = judged.passages  # scored by relevance, best first
+    if judged.reason:
+        return refused(judged.reason, collection, retrieved=found)
+    passages = judged.usable
     if not config.generation_enabled:
         done = await asyncio.to_thread(quoted, question, passages)
         return Plan(answer=done, passages=passages, retrieved=found, collection=collection)
