@@ -142,8 +142,16 @@ async def prepare(
         passages=passages,
         retrieved=found,
         collection=collection,
-        fallback=lambda: quoted(question, passages),
+        fallback=lambda: quoted_or_refused(question, passages, refusal.quoting_cut(config), collection, found),
     )
+
+
+def quoted_or_refused(question: str, passages: tuple, cut: float, collection, found) -> Answer:
+    """When the model fails: the quoted answer, or a refusal when the passages were only good enough for the
+    model to judge (lib.answer.refusal.MODEL_CUT), not to be quoted."""
+    if passages[0].score < cut:
+        return refused("low_score", collection, retrieved=found).answer
+    return quoted(question, passages)
 
 
 def sources(answer_or_plan) -> list[dict]:

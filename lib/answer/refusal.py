@@ -140,9 +140,15 @@ def scaled(cosine: float, floor: float) -> float:
 
 
 def cut_for(config) -> float:
+    """The relevance a passage needs to be used: lower when a language model judges the passages."""
     if config.similarity_threshold is not None:
         return config.similarity_threshold
     return MODEL_CUT if config.generation_enabled else ANSWER_CUT
+
+
+def quoting_cut(config) -> float:
+    """The relevance the best passage needs for an answer quoted without the model (when the model fails)."""
+    return config.similarity_threshold if config.similarity_threshold is not None else ANSWER_CUT
 
 
 async def floor(clients, collection) -> float:
