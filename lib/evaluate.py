@@ -42,6 +42,7 @@ import attrs
 from attrs import frozen
 
 from lib.answer import compose, generation, refusal, retrieval
+from lib.caches import normalise
 from lib.clients import Clients, open_clients
 from lib.config import REPO_ROOT, Config, ConfigError
 from lib.errors import ApiError, Unavailable
@@ -425,6 +426,17 @@ async def _gone(clients: Clients, collection: retrieval.Collection, cases: Seque
     return ids - held
 
 
+async def embed_ahead(clients: Clients, questions: Sequence[str], batch: int = 64) -> None:
+    """Put the questions' embeddings in the pool's cache, a batch a call: the local model embeds a batch of
+    questions several times faster than the same questions one by one."""
+    embedder, cache = clients.embedder, clients.caches.embeddings
+    wanted = list(dict.fromkeys(q for q in questions if cache.get((embedder.model, normalise(q))) is None))
+    for start in range(0, len(wanted), batch):
+        texts = wanted[start : start + batch]
+        for text, vector in zip(texts, await retrieval.embed_texts(clients, texts)):
+            cache.put((embedder.model, normalise(text)), vector)
+
+
 async def ranking(clients: Clients, collection, query: str, top_k: int, mode: str) -> tuple[list, refusal.Judged]:
     """The passages in the order a reply lists them (the best `top_k`, by relevance), then the search's next
     ones down to DEPTH; and the refusal's judgement of the first `top_k`."""
@@ -481,6 +493,8 @@ async def evaluate(
         )
 
     asked = [case for case in cases if case.label != FOLLOWUP]
+    if mode != retrieval.SPARSE:
+        await embed_ahead(clients, [case.query for case in asked])
     outcomes = tuple(await asyncio.gather(*(one(case) for case in asked)))
     return Run(
         mode=mode,
