@@ -136,7 +136,7 @@ class Config:
     book_dir: Path = _variable(Path, REPO_ROOT / "docs")
     index_on_start: bool = _variable(_boolean, True)
     log_level: str = _variable(_log_level, "INFO")
-    # Unset: lib.answer.refusal decides (0.5 on its relevance scale, 0.2 when a language model judges the rest).
+    # Unset: lib.answer.refusal decides (0.5 on its relevance scale, 0.3 when a language model judges the rest).
     similarity_threshold: float | None = _variable(_number(0.0, 1.0))
     top_k: int = _variable(_integer(1, 20), 5)
     chunk_size: int = _variable(_integer(50, 8000), 500)

@@ -172,12 +172,17 @@ Answerer = Callable[[Clients, str, int], Awaitable[Answered]]
 
 
 def service_answerer() -> Answerer:
-    """The query handler's own path, lib.answer.compose: `prepare`, then the extractive answer it falls back on."""
+    """The query handler's own path, lib.answer.compose: `prepare`, then the extractive answer. With a language
+    model configured, the model is not called: what `prepare` hands it counts as answered (its own "not in the
+    book" is the last gate, which the evaluation does not run), and the passages are quoted for the citations."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
         collection = await retrieval.describe_collection(clients)
         plan = await compose.prepare(clients, collection, query=query, top_k=top_k)
-        done = plan.answer if plan.answer is not None else plan.fallback()
+        if plan.answer is not None:
+            done = plan.answer
+        else:
+            done = await asyncio.to_thread(compose.quoted, query, plan.passages)
         return Answered(done.refusal_reason, tuple(plan.retrieved), tuple(done.passages), done.text)
 
     return answer
@@ -389,11 +394,14 @@ class Run:
     book: str = ""
     embeddings: str = ""  # the model behind the dense vectors, if any
     followups: int = 0  # cases left out: they need their conversation
+    gated: bool = False  # a language model is configured: the refusals counted are those made before it
 
     @property
     def label(self) -> str:
-        """The mode as the tables name it: sparse, or hybrid with the model behind it."""
-        return f"{self.mode} ({self.embeddings})" if self.mode != retrieval.SPARSE and self.embeddings else self.mode
+        """The mode as the tables name it: sparse, or hybrid with the model behind it; "+LM" when the refusals
+        are those made before a language model would judge."""
+        label = f"{self.mode} ({self.embeddings})" if self.mode != retrieval.SPARSE and self.embeddings else self.mode
+        return f"{label} +LM" if self.gated else label
 
     def figures(self) -> dict:
         return {
@@ -507,6 +515,7 @@ async def evaluate(
         seconds=round(time.perf_counter() - started, 2),
         embeddings=collection.dense_model or "" if mode != retrieval.SPARSE else "",
         followups=len(cases) - len(asked),
+        gated=config.generation_enabled,
     )
 
 
@@ -583,17 +592,20 @@ async def suite(config: Config, *, top_k: int | None = None, root: Path = REPO_R
 # Fitting the refusal
 
 
-def fit_refusal(outcomes: Sequence[Outcome], *, refused_at_most: float = 0.05, steps: int = 4000) -> refusal.Model:
+def fit_refusal(
+    outcomes: Sequence[Outcome], *, refused_at_most: float = 0.05, steps: int = 4000, signals: Sequence[str] | None = None
+) -> refusal.Model:
     """Weights for lib.answer.refusal from a run's evidence: a class-balanced logistic regression of "the book
     does not answer it" on the question's signals, then the bias set so that at most `refused_at_most` of the
-    answerable questions score under ANSWER_CUT. Tune on one book; measure on others."""
+    answerable questions score under ANSWER_CUT. Tune on one book; measure on others. `signals` names the
+    evidence to use (default: every signal the run has), for ablations."""
     import numpy as np
 
     judged = [o for o in _judged(outcomes) if o.answered.evidence is not None]
     if not judged or all(o.case.answerable for o in judged) or not any(o.case.answerable for o in judged):
         raise ValueError("fitting needs answerable and unanswerable cases")
     dense = all(o.answered.evidence.semantic is not None for o in judged)
-    names = ("missing", "lexical", "semantic", "lift") if dense else ("missing", "lexical")
+    names = tuple(signals or (("missing", "lexical", "semantic", "lift") if dense else ("missing", "lexical")))
     x = np.array([[getattr(o.answered.evidence, name) for name in names] for o in judged], dtype=float)
     y = np.array([0.0 if o.case.answerable else 1.0 for o in judged])
     mean, spread = x.mean(0), x.std(0) + 1e-9
@@ -740,12 +752,12 @@ COLUMNS = (
 
 def write_comparison(runs: Sequence[Run], out: TextIO) -> None:
     """One line a run: ranking, refusals and citations, as the README's quality table has them."""
-    out.write(f"{'book':<10} {'mode':<27} {'chunk':>5} " + " ".join(f"{name:>7}" for name, _, _ in COLUMNS) + f" {'secs':>6}\n")
+    out.write(f"{'book':<10} {'mode':<36} {'chunk':>5} " + " ".join(f"{name:>7}" for name, _, _ in COLUMNS) + f" {'secs':>6}\n")
     for run in runs:
         figures = run.figures()
         book = f"{run.book}{'*' if run.book == TUNED_ON else ''}"
         out.write(
-            f"{book:<10} {run.label:<27} {run.chunk_size or '':>5} "
+            f"{book:<10} {run.label:<36} {run.chunk_size or '':>5} "
             + " ".join(f"{_figure(figures[group][name]):>7}" for _, group, name in COLUMNS)
             + f" {run.seconds:>6.1f}\n"
         )
@@ -754,7 +766,8 @@ def write_comparison(runs: Sequence[Run], out: TextIO) -> None:
         "ref P / R: refusals' precision and recall;\n"
         "near / off: share of near-miss / off-topic questions refused; ans.ref: share of answerable questions refused; "
         "cite: the extractive answer cites the labelled section;\n"
-        f"*: the book the refusal was tuned on (the others are held out); follow-ups are left out.\n"
+        "*: the book the refusal was tuned on (the others are held out); follow-ups are left out;\n"
+        "+LM: a language model is configured, which is not called: refusals are those made before it.\n"
     )
 
 

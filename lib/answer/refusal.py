@@ -74,7 +74,9 @@ PROBES = (
 )
 LIFT_DEPTH = 11  # the best cosine and the ten after it
 ANSWER_CUT = 0.5  # a passage's relevance needed to answer from it
-MODEL_CUT = 0.2  # with a language model: what scores between this and ANSWER_CUT goes to the model to judge
+# With a language model: what scores between this and ANSWER_CUT goes to the model to judge. On the bundled book
+# it refuses 1 answerable question in 108 and 89% of the off-topic ones before the model is asked (hybrid).
+MODEL_CUT = 0.3
 
 
 @frozen
@@ -82,8 +84,8 @@ class Model:
     """A logistic function of the evidence: relevance = 1 / (1 + exp(-(bias + Σ weight × signal)))."""
 
     bias: float
-    missing: float
-    lexical: float
+    missing: float = 0.0
+    lexical: float = 0.0
     semantic: float = 0.0
     lift: float = 0.0
 

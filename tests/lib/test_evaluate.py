@@ -275,7 +275,7 @@ async def test_compares_modes_the_configuration_allows(dense_index, fake_openai)
     )
     runs = await evaluate.compare(dense_index, cases, [str(dense_index.book_dir)], chunk_sizes=(250,), book="docs")
     assert [(run.chunk_size, run.mode, run.book) for run in runs] == [(250, "hybrid", "docs"), (250, "sparse", "docs")]
-    assert runs[0].label == "hybrid (text-embedding-3-small)" and runs[1].label == "sparse"
+    assert runs[0].label == "hybrid (text-embedding-3-small) +LM" and runs[1].label == "sparse +LM"
     assert [run.outcomes[0].answered.evidence.mode for run in runs] == ["hybrid", "sparse"]
     assert all(run.threshold == refusal.MODEL_CUT for run in runs)  # a model is configured: it judges the rest
     for run in runs:  # each mode writes its answer as the service would in it
