@@ -89,7 +89,7 @@ def test_the_lexical_share_does_not_saturate_when_a_passage_holds_every_term():
     terms = sparse.terms("sourdough starter feeding")
     once = "A sourdough starter needs feeding. " + "Other words fill the rest of the passage here. " * 10
     often = "Sourdough starter feeding: feed the sourdough starter, feeding it daily, the starter of sourdough. " * 3
-    assert sparse.coverage("sourdough starter feeding", once) == sparse.coverage("sourdough starter feeding", often) == 1.0
+    assert set(terms) <= set(sparse.terms(once)) and set(terms) <= set(sparse.terms(often))  # both hold every term
     assert 0 < retrieval.lexical(terms, once, {}) < retrieval.lexical(terms, often, {}) < 1.0
     assert retrieval.lexical(terms, "nothing of it", {}) == 0.0
 
