@@ -24,7 +24,7 @@ signals that are measured against the book itself:
 
 Each passage gets a relevance from 0 to 1, a logistic function of its own
 `lexical` and `semantic` and of the question's `missing` and `lift`, with one
-set of weights per mode (`MODELS`). The weights were fitted on the bundled
+set of weights per mode (`SPARSE_MODEL`, `HYBRID_MODEL`). The weights were fitted on the bundled
 book's labelled questions alone (tests/eval/cases.jsonl; refit with
 `python -m lib.evaluate tests/eval/cases.jsonl --fresh-index --fit`) and
 measured on two books no one tuned on (tests/books). A passage scoring
@@ -98,7 +98,6 @@ class Model:
 # that at most 5% of its answerable questions score under ANSWER_CUT.
 SPARSE_MODEL = Model(bias=0.76, missing=-2.5, lexical=3.71)
 HYBRID_MODEL = Model(bias=-0.414, missing=-2.018, lexical=2.795, semantic=1.172, lift=4.894)
-MODELS = {retrieval.SPARSE: SPARSE_MODEL, retrieval.HYBRID: HYBRID_MODEL, retrieval.DENSE: HYBRID_MODEL}
 
 
 @frozen
@@ -181,9 +180,9 @@ async def _dense_evidence(clients, collection, question: str) -> tuple[float, fl
     return book_floor, lift / (1.0 - book_floor)
 
 
-async def judge(clients, collection, question: str, found: Sequence[retrieval.Passage], *, cut: float | None = None) -> Judged:
+async def judge(clients, collection, question: str, found: Sequence[retrieval.Passage]) -> Judged:
     """Score every passage found by its relevance and decide whether the book answers the question."""
-    cut = cut_for(clients.config) if cut is None else cut
+    cut = cut_for(clients.config)
     if not found:
         return Judged((), "no_hits", None, cut)
     idf = await retrieval.question_idf(clients, collection, question)
