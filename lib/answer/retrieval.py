@@ -264,11 +264,16 @@ async def nearest_cosines(clients, vector: Sequence[float], limit: int) -> list[
 
 
 async def question_idf(clients, collection: Collection, question: str) -> dict[str, float]:
-    """Each of the question's terms' IDF in the collection (see `_idf`); none for a question of stopwords."""
+    """Each of the question's terms' IDF in the collection (see `_idf`); none for a question of stopwords.
+
+    Kept on the pool for the collection's state (its version and size): the search and the refusal ask alike.
+    """
     terms = sparse.terms(question)
     if not terms:
         return {}
-    return await _vectors(clients, lambda: _idf(clients, collection, terms))
+    key = (collection.name, collection.index_version, collection.points, tuple(sorted(set(terms))))
+    idf, _ = await clients.caches.idf.get_or_compute(key, lambda: _vectors(clients, lambda: _idf(clients, collection, terms)))
+    return idf
 
 
 async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:
