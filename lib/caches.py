@@ -6,6 +6,8 @@
   version), for a second, so that an answer's key can name the index version
   without a round trip on every request.
 - `health`: the /health report, for a few seconds.
+- `books`: what the refusal measures of a book once per index version (lib.answer.refusal).
+- `idf`: a question's terms' IDF in the collection, by its state: asked by the search and the refusal alike.
 
 Concurrent misses on one key share one computation (`Cache.get_or_compute`): a
 thousand readers asking the same question at once cost one model call, and an
@@ -28,6 +30,8 @@ EMBEDDINGS_SIZE, EMBEDDINGS_TTL = 2048, 3600.0
 ANSWERS_SIZE, ANSWERS_TTL = 1024, 900.0
 COLLECTION_SIZE, COLLECTION_TTL = 8, 1.0
 HEALTH_SIZE, HEALTH_TTL = 1, 5.0
+BOOKS_SIZE, BOOKS_TTL = 8, 86400.0  # keyed by index version: a new index is a new key
+IDF_SIZE, IDF_TTL = 2048, 3600.0  # keyed by index version and size, as well
 _TRAILING = "?!.。？！ \t"
 
 
@@ -148,6 +152,8 @@ class Caches:
         self.answers = Cache("answers", ANSWERS_SIZE, answers_ttl)
         self.collection = Cache("collection", COLLECTION_SIZE, COLLECTION_TTL)
         self.health = Cache("health", HEALTH_SIZE, HEALTH_TTL)
+        self.books = Cache("books", BOOKS_SIZE, BOOKS_TTL)
+        self.idf = Cache("idf", IDF_SIZE, IDF_TTL)
 
     def index_changed(self) -> None:
         """Forget what is known of the index and of health: the indexer calls this when it starts and ends.

@@ -114,16 +114,6 @@ def _database_url(value: str) -> str:
     return value
 
 
-# Thresholds used when SIMILARITY_THRESHOLD is not set, per retrieval scale
-# (see lib/retrieval.py): the cosine similarity of OpenAI embeddings, and the
-# IDF-weighted share of the question's terms found in a passage. The lexical
-# one maximises the refusals' F1 on tests/eval/cases.jsonl over the bundled
-# book (python -m lib.evaluate tests/eval/cases.jsonl --fresh-index); the dense
-# one has not been measured against a real embedding model here.
-DEFAULT_DENSE_THRESHOLD = 0.25
-DEFAULT_LEXICAL_THRESHOLD = 0.27
-
-
 @frozen
 class Config:
     """Every variable the service reads, each declared once: its type, how its text is read, and its default.
@@ -147,6 +137,7 @@ class Config:
     book_dir: Path = _variable(Path, REPO_ROOT / "docs")
     index_on_start: bool = _variable(_boolean, True)
     log_level: str = _variable(_log_level, "INFO")
+    # Unset: lib.answer.refusal decides (0.5 on its relevance scale, 0.3 when a language model judges the rest).
     similarity_threshold: float | None = _variable(_number(0.0, 1.0))
     top_k: int = _variable(_integer(1, 20), 5)
     chunk_size: int = _variable(_integer(50, 8000), 500)
@@ -228,13 +219,6 @@ class Config:
     def embedding_model(self) -> str | None:
         """The name the collection records for its embeddings."""
         return {"openai": self.openai_embedding_model, "local": "all-MiniLM-L6-v2"}.get(self.embedding_source)
-
-    @property
-    def threshold(self) -> float:
-        """The refusal threshold on the scale of the configured retrieval mode."""
-        if self.similarity_threshold is not None:
-            return self.similarity_threshold
-        return DEFAULT_DENSE_THRESHOLD if self.dense_enabled else DEFAULT_LEXICAL_THRESHOLD
 
     @property
     def prices(self) -> dict[str, pricing.Price]:

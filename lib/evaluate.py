@@ -4,14 +4,24 @@ A cases file has one JSON object a line:
 
 - `{"query": …, "expected_url": "/docs/page#anchor"}`: the section that answers it;
 - `{"query": …, "source": "api/index.md", "heading": "Routes"}`: the same, by file and heading;
-- `{"query": …, "answerable": false}`: the book does not cover it;
+- `{"query": …, "answerable": false}`: the book does not cover it; with `"kind": "near_miss"` (a topic
+  next to the book's) or `"kind": "off_topic"`, the refusals are also counted for each kind;
 - `{"query": …, "retrieved": [chunk ids], "reason": …}`, as `python -m lib.export_cases`
   writes it: a rated answer whose right section is not known yet.
 
-Each question goes through the service's own code: `retrieval.search` for the
-ranking figures, and the query handler's path (lib.compose.prepare) then its extractive answer
-for refusals and citations (no language model is called, so a run costs at
-most two embeddings a question).
+A case with `"kind": "followup"` needs the conversation before it and is left
+out (and counted as such); `intent`, `history` and other fields are ignored.
+
+Each question goes through the service's own code: `retrieval.search` then
+`refusal.judge` for the ranking figures (the order the sources are listed in),
+and the query handler's path (lib.answer.compose.prepare) then its extractive
+answer for refusals and citations. No language model is called, so a run costs
+at most two embeddings a question. Ranks are counted for the labelled section
+(`section`) and for its page (`page`: any section of the same route).
+
+`--suite` runs the labelled books of this repository (`SUITE`), each on a fresh
+temporary index, in each mode: the refusal's weights were fitted on the first
+(the bundled book); the others are held out.
 """
 
 from __future__ import annotations
@@ -31,23 +41,26 @@ from typing import Awaitable, Callable, Iterable, Sequence, TextIO
 import attrs
 from attrs import frozen
 
-from lib.answer import compose, generation, retrieval
+from lib.answer import compose, generation, refusal, retrieval
+from lib.caches import normalise
 from lib.clients import Clients, open_clients
-from lib.config import (
-    DEFAULT_DENSE_THRESHOLD,
-    DEFAULT_LEXICAL_THRESHOLD,
-    Config,
-    ConfigError,
-)
+from lib.config import REPO_ROOT, Config, ConfigError
 from lib.errors import ApiError, Unavailable
 from lib.index.indexer import chunks_of, fill_embeddings, index_chunks, load_pages
 
 DEPTH = 10  # how far down the ranking the ranking figures look
 RANKS = (1, 5, 10)
 IN_FLIGHT = 8
-CHUNK_SIZES = (250, 500)
 
 LABELLED, UNANSWERABLE, FEEDBACK = "labelled", "unanswerable", "feedback"
+NEAR_MISS, OFF_TOPIC, FOLLOWUP = "near_miss", "off_topic", "followup"
+# The labelled books of this repository: (name, book, cases). The refusal was tuned on the first alone.
+SUITE = (
+    ("docs", "docs", "tests/eval/cases.jsonl"),
+    ("sourdough", "tests/books/sourdough", "tests/eval/sourdough.jsonl"),
+    ("telescope", "tests/books/telescope", "tests/eval/telescope.jsonl"),
+)
+TUNED_ON = "docs"
 
 
 class CaseError(Exception):
@@ -77,6 +90,7 @@ class Case:
     reason: str | None = None
     note: str = ""
     line: int = 0
+    label: str | None = None  # the file's own `kind`: answerable, near_miss, off_topic, followup
 
     @property
     def kind(self) -> str:
@@ -109,6 +123,9 @@ def parse_case(data: object, line: int = 0) -> Case:
     if answerable and expected_url is None and source is None and retrieved is None:
         raise CaseError(f'{where}an answerable case needs expected_url, or source and heading (or "answerable": false)')
     note = data.get("note") or data.get("comment") or ""
+    label = data.get("kind")
+    if label is not None and not isinstance(label, str):
+        raise CaseError(f"{where}kind must be a string")
     return Case(
         query=query.strip(),
         answerable=answerable,
@@ -119,10 +136,12 @@ def parse_case(data: object, line: int = 0) -> Case:
         reason=data.get("reason"),
         note=note if isinstance(note, str) else "",
         line=line,
+        label=label,
     )
 
 
 def read_cases(lines: Iterable[str]) -> list[Case]:
+    """Every case of a file, follow-ups included (`evaluate` leaves them out)."""
     cases = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -142,35 +161,43 @@ class Answered:
     """What the service made of a question, as far as the evaluation needs it."""
 
     refusal_reason: str | None
-    retrieved: tuple[retrieval.Passage, ...]  # what search found, before the threshold
+    retrieved: tuple[retrieval.Passage, ...]  # what search found, scored by relevance, best first
     sources: tuple[retrieval.Passage, ...] = ()  # the answer's numbered sources
     text: str = ""
     cites: bool = True  # False when the answerer writes no answer, so citations can't be measured
+    evidence: refusal.Evidence | None = None
 
 
 Answerer = Callable[[Clients, str, int], Awaitable[Answered]]
 
 
 def service_answerer() -> Answerer:
-    """The query handler's own path, lib.answers: `prepare`, then the extractive answer it falls back on."""
+    """The query handler's own path, lib.answer.compose: `prepare`, then the extractive answer. With a language
+    model configured, the model is not called: what `prepare` hands it counts as answered (its own "not in the
+    book" is the last gate, which the evaluation does not run), and the passages are quoted for the citations."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
         collection = await retrieval.describe_collection(clients)
         plan = await compose.prepare(clients, collection, query=query, top_k=top_k)
-        done = plan.answer if plan.answer is not None else plan.fallback()
+        if plan.answer is not None:
+            done = plan.answer
+        else:
+            done = await asyncio.to_thread(compose.quoted, query, plan.passages)
         return Answered(done.refusal_reason, tuple(plan.retrieved), tuple(done.passages), done.text)
 
     return answer
 
 
-def threshold_answerer(mode: str, threshold: float, collection: retrieval.Collection) -> Answerer:
-    """For modes the service is not configured for: search in `mode`, refuse as lib.compose.prepare does below `threshold`."""
+def mode_answerer(mode: str, collection: retrieval.Collection) -> Answerer:
+    """For a mode the service is not configured for: what lib.answer.compose.prepare does, searching in `mode`."""
 
     async def answer(clients: Clients, query: str, top_k: int) -> Answered:
         found = tuple(await retrieval.search(clients, query, top_k, collection, mode=mode))
-        passing = tuple(passage for passage in found if passage.score >= threshold)
-        reason = None if passing else "low_score" if found else "no_hits"
-        return Answered(reason, found, passing, cites=False)
+        judged = await refusal.judge(clients, collection, query, found)
+        if judged.reason:
+            return Answered(judged.reason, judged.passages, evidence=judged.evidence)
+        done = await asyncio.to_thread(compose.quoted, query, judged.usable)
+        return Answered(None, judged.passages, judged.usable, done.text, evidence=judged.evidence)
 
     return answer
 
@@ -189,6 +216,21 @@ class Outcome:
         if self.expected is None:
             return None
         return next((n for n, url in enumerate(self.ranked, start=1) if url == self.expected), None)
+
+    @property
+    def page_rank(self) -> int | None:
+        """Where the first passage of the labelled section's page comes, from 1; None when not in the top DEPTH."""
+        if self.expected is None:
+            return None
+        page = _page(self.expected)
+        return next((n for n, url in enumerate(self.ranked, start=1) if _page(url) == page), None)
+
+    @property
+    def group(self) -> str:
+        """answerable, near_miss, off_topic, or unanswerable (of no kind), as the refusals are counted."""
+        if self.case.answerable:
+            return "answerable"
+        return self.case.label if self.case.label in (NEAR_MISS, OFF_TOPIC) else UNANSWERABLE
 
     @property
     def top_score(self) -> float:
@@ -214,6 +256,10 @@ class Outcome:
 # The figures
 
 
+def _page(url: str) -> str:
+    return url.partition("#")[0]
+
+
 def _share(count: int, total: int) -> float | None:
     return round(count / total, 4) if total else None
 
@@ -234,6 +280,8 @@ def ranking_figures(outcomes: Sequence[Outcome]) -> dict:
     figures: dict = {"cases": n}
     for k in RANKS:
         figures[f"recall@{k}"] = _share(sum(1 for o in labelled if o.rank and o.rank <= k), n)
+    for k in RANKS[:2]:
+        figures[f"page_recall@{k}"] = _share(sum(1 for o in labelled if o.page_rank and o.page_rank <= k), n)
     figures["mrr"] = round(sum(reciprocal_rank(o.rank) for o in labelled) / n, 4) if n else None
     figures["ndcg@10"] = round(sum(ndcg(o.rank) for o in labelled) / n, 4) if n else None
     return figures
@@ -262,9 +310,20 @@ def _judged(outcomes: Sequence[Outcome]) -> list[Outcome]:
 
 
 def refusal_figures(outcomes: Sequence[Outcome]) -> dict:
-    """Precision and recall of the refusals the service made, over the cases whose answerability is known."""
+    """Precision and recall of the refusals the service made, over the cases whose answerability is known; the
+    share of answerable questions refused; and the share refused of each kind of unanswerable question."""
     judged = _judged(outcomes)
-    return {"cases": len(judged), **_refusal_counts((not o.case.answerable, o.refused) for o in judged)}
+    answerable = [o for o in judged if o.case.answerable]
+    figures = {
+        "cases": len(judged),
+        **_refusal_counts((not o.case.answerable, o.refused) for o in judged),
+        "answerable_refused_share": _share(sum(1 for o in answerable if o.refused), len(answerable)),
+    }
+    for group in (NEAR_MISS, OFF_TOPIC):
+        cases = [o for o in judged if o.group == group]
+        figures[f"{group}_refused"] = _share(sum(1 for o in cases if o.refused), len(cases))
+        figures[f"{group}_cases"] = len(cases)
+    return figures
 
 
 def best_threshold(outcomes: Sequence[Outcome]) -> dict | None:
@@ -325,13 +384,24 @@ def feedback_figures(outcomes: Sequence[Outcome]) -> dict:
 @frozen
 class Run:
     mode: str
-    threshold: float
+    threshold: float  # the relevance a passage needs to be answered from (lib.answer.refusal.cut_for)
     top_k: int
     collection: retrieval.Collection
     chunk_size: int | None
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[Outcome, ...]  # follow-ups left out
     unknown_labels: tuple[Case, ...]  # labelled cases whose section the index does not have
     seconds: float
+    book: str = ""
+    embeddings: str = ""  # the model behind the dense vectors, if any
+    followups: int = 0  # cases left out: they need their conversation
+    gated: bool = False  # a language model is configured: the refusals counted are those made before it
+
+    @property
+    def label(self) -> str:
+        """The mode as the tables name it: sparse, or hybrid with the model behind it; "+LM" when the refusals
+        are those made before a language model would judge."""
+        label = f"{self.mode} ({self.embeddings})" if self.mode != retrieval.SPARSE and self.embeddings else self.mode
+        return f"{label} +LM" if self.gated else label
 
     def figures(self) -> dict:
         return {
@@ -364,6 +434,25 @@ async def _gone(clients: Clients, collection: retrieval.Collection, cases: Seque
     return ids - held
 
 
+async def embed_ahead(clients: Clients, questions: Sequence[str], batch: int = 64) -> None:
+    """Put the questions' embeddings in the pool's cache, a batch a call: the local model embeds a batch of
+    questions several times faster than the same questions one by one."""
+    embedder, cache = clients.embedder, clients.caches.embeddings
+    wanted = list(dict.fromkeys(q for q in questions if cache.get((embedder.model, normalise(q))) is None))
+    for start in range(0, len(wanted), batch):
+        texts = wanted[start : start + batch]
+        for text, vector in zip(texts, await retrieval.embed_texts(clients, texts)):
+            cache.put((embedder.model, normalise(text)), vector)
+
+
+async def ranking(clients: Clients, collection, query: str, top_k: int, mode: str) -> tuple[list, refusal.Judged]:
+    """The passages in the order a reply lists them (the best `top_k`, by relevance), then the search's next
+    ones down to DEPTH; and the refusal's judgement of the first `top_k`."""
+    found = await retrieval.search(clients, query, DEPTH, collection, mode=mode)
+    judged = await refusal.judge(clients, collection, query, found[:top_k])
+    return [*judged.passages, *found[top_k:]], judged
+
+
 async def evaluate(
     clients: Clients,
     cases: Sequence[Case],
@@ -372,12 +461,9 @@ async def evaluate(
     mode: str | None = None,
     answerer: Answerer | None = None,
 ) -> Run:
-    """Run every case against the collection of `clients`; the service's own path unless told otherwise.
-
-    With `mode` other than the configured one, refusals follow the default
-    threshold of that mode's scale (`threshold_answerer`) and citations are
-    not measured.
-    """
+    """Run every case but follow-ups against the collection of `clients`; the service's own path unless told
+    otherwise. With `mode` other than the configured one, the answer is made as the service would in that mode
+    (`mode_answerer`)."""
     started = time.perf_counter()
     config = clients.config
     top_k = top_k or config.top_k
@@ -392,9 +478,8 @@ async def evaluate(
         raise Unavailable(mismatch)
     configured = retrieval.configured_mode(config, collection)
     mode = mode or configured
-    threshold = config.threshold if mode == configured else threshold_for(mode)
     if answerer is None:
-        answerer = service_answerer() if mode == configured else threshold_answerer(mode, threshold, collection)
+        answerer = service_answerer() if mode == configured else mode_answerer(mode, collection)
     urls, by_heading = await _sections(clients, collection)
     gone = await _gone(clients, collection, cases)
     gate = asyncio.Semaphore(IN_FLIGHT)
@@ -405,37 +490,38 @@ async def evaluate(
 
     async def one(case: Case) -> Outcome:
         async with gate:
-            found = await retrieval.search(clients, case.query, DEPTH, collection, mode=mode)
-            answered = await answerer(clients, case.query, top_k)
+            ranked, judged = await ranking(clients, collection, case.query, top_k, mode)
+            answered = attrs.evolve(await answerer(clients, case.query, top_k), evidence=judged.evidence)
         return Outcome(
             case=case,
             expected=expected(case),
-            ranked=tuple(normalise_url(passage.url) for passage in found),
+            ranked=tuple(normalise_url(passage.url) for passage in ranked),
             answered=answered,
             gone=tuple(chunk_id for chunk_id in case.retrieved or () if chunk_id in gone),
         )
 
-    outcomes = tuple(await asyncio.gather(*(one(case) for case in cases)))
+    asked = [case for case in cases if case.label != FOLLOWUP]
+    if mode != retrieval.SPARSE:
+        await embed_ahead(clients, [case.query for case in asked])
+    outcomes = tuple(await asyncio.gather(*(one(case) for case in asked)))
     return Run(
         mode=mode,
-        threshold=threshold,
+        threshold=refusal.cut_for(config),
         top_k=top_k,
         collection=collection,
         chunk_size=None,
         outcomes=outcomes,
         unknown_labels=tuple(o.case for o in outcomes if o.case.kind == LABELLED and o.expected is None),
         seconds=round(time.perf_counter() - started, 2),
+        embeddings=collection.dense_model or "" if mode != retrieval.SPARSE else "",
+        followups=len(cases) - len(asked),
+        gated=config.generation_enabled,
     )
-
-
-def threshold_for(mode: str) -> float:
-    """The default refusal threshold on the scale of a mode's scores."""
-    return DEFAULT_LEXICAL_THRESHOLD if mode == retrieval.SPARSE else DEFAULT_DENSE_THRESHOLD
 
 
 @contextlib.asynccontextmanager
 async def fresh_index(config: Config, sources: Sequence[str], *, chunk_size: int | None = None, say=lambda m: None):
-    """A pool over a temporary local Qdrant folder holding `sources` indexed at `chunk_size`.
+    """A pool over a temporary embedded collection holding `sources` indexed at `chunk_size`, embeddings and all.
 
     Nothing of DATA_DIR, QDRANT_URL or DATABASE_URL is touched; embeddings
     are made with the configured model, if any, as the service would.
@@ -468,24 +554,74 @@ async def fresh_index(config: Config, sources: Sequence[str], *, chunk_size: int
             await clients.aclose()
 
 
-async def compare(
-    config: Config, cases: Sequence[Case], sources: Sequence[str], *, top_k: int | None = None,
-    chunk_sizes: Sequence[int] = CHUNK_SIZES, say=lambda m: None,
-) -> list[Run]:
-    """The cases under every search mode the configuration allows, for each chunk size."""
+async def modes_of(clients: Clients, cases: Sequence[Case], *, top_k: int | None = None, book: str = "") -> list[Run]:
+    """The cases in the configured mode and, with dense vectors, in sparse search too."""
+    collection = await retrieval.describe_collection(clients)
+    configured = retrieval.configured_mode(clients.config, collection)
+    modes = (configured,) if configured == retrieval.SPARSE else (configured, retrieval.SPARSE)
     runs = []
-    for chunk_size in chunk_sizes:
-        async with fresh_index(config, sources, chunk_size=chunk_size, say=say) as clients:
-            collection = await retrieval.describe_collection(clients)
-            configured = retrieval.configured_mode(config, collection)
-            modes = retrieval.MODES if configured == retrieval.HYBRID else (retrieval.SPARSE,)
-            for mode in modes:
-                run = await evaluate(clients, cases, top_k=top_k, mode=mode)
-                runs.append(attrs.evolve(run, chunk_size=chunk_size))
+    for mode in modes:
+        run = await evaluate(clients, cases, top_k=top_k, mode=mode)
+        runs.append(attrs.evolve(run, chunk_size=clients.config.chunk_size, book=book))
     return runs
 
 
-# Reports
+async def compare(
+    config: Config, cases: Sequence[Case], sources: Sequence[str], *, top_k: int | None = None,
+    chunk_sizes: Sequence[int] = (), book: str = "", say=lambda m: None,
+) -> list[Run]:
+    """The cases in every mode the configuration allows (its own, and sparse), on a fresh index of `sources`
+    for each chunk size (default CHUNK_SIZE)."""
+    runs = []
+    for chunk_size in chunk_sizes or (config.chunk_size,):
+        async with fresh_index(config, sources, chunk_size=chunk_size, say=say) as clients:
+            runs += await modes_of(clients, cases, top_k=top_k, book=book)
+    return runs
+
+
+async def suite(config: Config, *, top_k: int | None = None, root: Path = REPO_ROOT, say=lambda m: None) -> list[Run]:
+    """Every book of SUITE on a fresh index, in every mode the configuration allows."""
+    runs = []
+    for name, book, cases_file in SUITE:
+        cases = read_cases((root / cases_file).read_text(encoding="utf-8").splitlines())
+        say(f"{name}: {book} with {cases_file}")
+        runs += await compare(config, cases, [str(root / book)], top_k=top_k, book=name, say=say)
+    return runs
+
+
+# Fitting the refusal
+
+
+def fit_refusal(
+    outcomes: Sequence[Outcome], *, refused_at_most: float = 0.05, steps: int = 4000, signals: Sequence[str] | None = None
+) -> refusal.Model:
+    """Weights for lib.answer.refusal from a run's evidence: a class-balanced logistic regression of "the book
+    does not answer it" on the question's signals, then the bias set so that at most `refused_at_most` of the
+    answerable questions score under ANSWER_CUT. Tune on one book; measure on others. `signals` names the
+    evidence to use (default: every signal the run has), for ablations."""
+    import numpy as np
+
+    judged = [o for o in _judged(outcomes) if o.answered.evidence is not None]
+    if not judged or all(o.case.answerable for o in judged) or not any(o.case.answerable for o in judged):
+        raise ValueError("fitting needs answerable and unanswerable cases")
+    dense = all(o.answered.evidence.semantic is not None for o in judged)
+    names = tuple(signals or (("missing", "lexical", "semantic", "lift") if dense else ("missing", "lexical")))
+    x = np.array([[getattr(o.answered.evidence, name) for name in names] for o in judged], dtype=float)
+    y = np.array([0.0 if o.case.answerable else 1.0 for o in judged])
+    mean, spread = x.mean(0), x.std(0) + 1e-9
+    z = (x - mean) / spread
+    balance = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+    w, b = np.zeros(len(names)), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        gradient = (p - y) * balance
+        w -= 0.1 * (z.T @ gradient / len(y) + 0.1 * w)
+        b -= 0.1 * gradient.mean()
+    weights = -w / spread  # weights of relevance: the opposite of "not answered"
+    logits = x @ weights
+    answerable = np.sort(logits[y == 0])
+    bias = -answerable[int(math.floor(refused_at_most * len(answerable)))]
+    return refusal.Model(bias=round(float(bias), 3), **{name: round(float(v), 3) for name, v in zip(names, weights)})
 
 
 def _figure(value) -> str:
@@ -495,13 +631,20 @@ def _figure(value) -> str:
 def _case_json(outcome: Outcome) -> dict:
     case = outcome.case
     data = {"line": case.line, "query": case.query, "kind": case.kind, "expected_url": outcome.expected}
+    if case.label:
+        data["label"] = case.label
     if case.kind == LABELLED:
-        data.update(rank=outcome.rank, reciprocal_rank=round(reciprocal_rank(outcome.rank), 4), ndcg=round(ndcg(outcome.rank), 4))
+        data.update(
+            rank=outcome.rank, page_rank=outcome.page_rank,
+            reciprocal_rank=round(reciprocal_rank(outcome.rank), 4), ndcg=round(ndcg(outcome.rank), 4),
+        )
+    evidence = outcome.answered.evidence
     data.update(
         top_url=outcome.ranked[0] if outcome.ranked else None,
         top_score=outcome.top_score,
         refusal_reason=outcome.answered.refusal_reason,
         cited=outcome.cited if outcome.answered.cites else None,
+        evidence=attrs.asdict(evidence) if evidence else None,
     )
     if case.retrieved is not None:
         data.update(reason=case.reason, still_retrieved=outcome.still_retrieved, gone=list(outcome.gone))
@@ -510,7 +653,10 @@ def _case_json(outcome: Outcome) -> dict:
 
 def run_json(run: Run, *, cases: bool = True) -> dict:
     data = {
+        "book": run.book or None,
         "mode": run.mode,
+        "embeddings": run.embeddings or None,
+        "followups_left_out": run.followups,
         "top_k": run.top_k,
         "chunk_size": run.chunk_size,
         "collection": {"name": run.collection.name, "points": run.collection.points, "index_version": run.collection.index_version},
@@ -554,26 +700,28 @@ def write_text(run: Run, out: TextIO) -> None:
     collection = run.collection
     out.write(
         f"\n{len(kinds)} cases ({kinds.count(LABELLED)} labelled, {kinds.count(UNANSWERABLE)} unanswerable, "
-        f"{kinds.count(FEEDBACK)} from feedback) on {collection.name} ({collection.points} chunks), "
-        f"{run.mode} search, top_k {run.top_k}, in {run.seconds:.1f} s\n"
+        f"{kinds.count(FEEDBACK)} from feedback{f', {run.followups} follow-ups left out' if run.followups else ''}) "
+        f"on {collection.name} ({collection.points} chunks), {run.label} search, top_k {run.top_k}, in {run.seconds:.1f} s\n"
     )
     ranking = figures["ranking"]
     out.write(
         f"ranking:    recall@1 {_figure(ranking['recall@1'])}  recall@5 {_figure(ranking['recall@5'])}  "
-        f"recall@10 {_figure(ranking['recall@10'])}  MRR {_figure(ranking['mrr'])}  nDCG@10 {_figure(ranking['ndcg@10'])}\n"
+        f"recall@10 {_figure(ranking['recall@10'])}  MRR {_figure(ranking['mrr'])}  nDCG@10 {_figure(ranking['ndcg@10'])}  "
+        f"(page: recall@1 {_figure(ranking['page_recall@1'])}  recall@5 {_figure(ranking['page_recall@5'])})\n"
     )
     refusals = figures["refusals"]
     out.write(
-        f"refusals at threshold {run.threshold:g}: precision {_figure(refusals['precision'])}  recall {_figure(refusals['recall'])}  "
+        f"refusals at relevance {run.threshold:g}: precision {_figure(refusals['precision'])}  recall {_figure(refusals['recall'])}  "
         f"F1 {_figure(refusals['f1'])}  (answerable refused {refusals['answerable_refused']}, "
-        f"unanswerable answered {refusals['unanswerable_answered']})\n"
+        f"{_figure(refusals['answerable_refused_share'])} of them; unanswerable answered {refusals['unanswerable_answered']}; "
+        f"near misses refused {_figure(refusals['near_miss_refused'])}, off-topic {_figure(refusals['off_topic_refused'])})\n"
     )
     best = figures["best_threshold"]
     if best:
         low, high = best["between"]
         out.write(
-            f"best threshold for F1: {best['threshold']:g} (F1 {_figure(best['f1'])}, precision {_figure(best['precision'])}, "
-            f"recall {_figure(best['recall'])}; any threshold above {low:g} and up to {high:g} does as well)\n"
+            f"best relevance cut for F1: {best['threshold']:g} (F1 {_figure(best['f1'])}, precision {_figure(best['precision'])}, "
+            f"recall {_figure(best['recall'])}; any cut above {low:g} and up to {high:g} does as well)\n"
         )
     citations = figures["citations"]
     if citations["answered"]:
@@ -593,24 +741,34 @@ def write_text(run: Run, out: TextIO) -> None:
                   f"{', '.join(str(case.line) for case in run.unknown_labels)}); they count as misses\n")
 
 
+COLUMNS = (
+    ("p@1", "ranking", "page_recall@1"), ("p@5", "ranking", "page_recall@5"),
+    ("s@1", "ranking", "recall@1"), ("s@5", "ranking", "recall@5"), ("MRR", "ranking", "mrr"),
+    ("ref P", "refusals", "precision"), ("ref R", "refusals", "recall"), ("near", "refusals", "near_miss_refused"),
+    ("off", "refusals", "off_topic_refused"), ("ans.ref", "refusals", "answerable_refused_share"),
+    ("cite", "citations", "cites_labelled"),
+)
+
+
 def write_comparison(runs: Sequence[Run], out: TextIO) -> None:
-    out.write(
-        f"{'chunk':>5} {'mode':<7} {'r@1':>5} {'r@5':>5} {'r@10':>5} {'MRR':>5} {'nDCG':>5}  "
-        f"{'thresh':>6} {'ref P':>5} {'ref R':>5} {'F1':>5}  {'best':>5} {'F1':>5}  {'cite':>5} {'secs':>5}\n"
-    )
+    """One line a run: ranking, refusals and citations, as the README's quality table has them."""
+    out.write(f"{'book':<10} {'mode':<36} {'chunk':>5} " + " ".join(f"{name:>7}" for name, _, _ in COLUMNS) + f" {'secs':>6}\n")
     for run in runs:
         figures = run.figures()
-        ranking, refusals, best = figures["ranking"], figures["refusals"], figures["best_threshold"] or {}
+        book = f"{run.book}{'*' if run.book == TUNED_ON else ''}"
         out.write(
-            f"{run.chunk_size:>5} {run.mode:<7} {_figure(ranking['recall@1']):>5} {_figure(ranking['recall@5']):>5} "
-            f"{_figure(ranking['recall@10']):>5} {_figure(ranking['mrr']):>5} {_figure(ranking['ndcg@10']):>5}  "
-            f"{run.threshold:>6g} {_figure(refusals['precision']):>5} {_figure(refusals['recall']):>5} {_figure(refusals['f1']):>5}  "
-            f"{_figure(best.get('threshold')):>5} {_figure(best.get('f1')):>5}  "
-            f"{_figure(figures['citations']['cites_labelled']):>5} {run.seconds:>5.1f}\n"
+            f"{book:<10} {run.label:<36} {run.chunk_size or '':>5} "
+            + " ".join(f"{_figure(figures[group][name]):>7}" for _, group, name in COLUMNS)
+            + f" {run.seconds:>6.1f}\n"
         )
-    out.write("thresh: the default threshold of the mode's scale; ref P/R: refusals' precision and recall there; "
-              "best: the threshold that maximises their F1;\n"
-              "cite: how often the extractive answer cites the labelled section (in the configured mode only)\n")
+    out.write(
+        "p@k / s@k: the labelled page / section among the first k sources (in the order a reply lists them); "
+        "ref P / R: refusals' precision and recall;\n"
+        "near / off: share of near-miss / off-topic questions refused; ans.ref: share of answerable questions refused; "
+        "cite: the extractive answer cites the labelled section;\n"
+        "*: the book the refusal was tuned on (the others are held out); follow-ups are left out;\n"
+        "+LM: a language model is configured, which is not called: refusals are those made before it.\n"
+    )
 
 
 # The command line
@@ -621,25 +779,33 @@ def _arguments(argv) -> argparse.Namespace:
         prog="python -m lib.evaluate",
         description="Measure retrieval, refusals and citations on labelled questions, through the service's own code.",
     )
-    parser.add_argument("cases", type=Path, help="a JSON Lines file of cases (see tests/eval/cases.jsonl), or - for stdin")
+    parser.add_argument("cases", type=Path, nargs="?",
+                        help="a JSON Lines file of cases (see tests/eval/cases.jsonl), or - for stdin; not with --suite")
     parser.add_argument("--top-k", type=int, default=None, help="passages per question for refusals and citations (default TOP_K)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     parser.add_argument("--fresh-index", action="store_true",
                         help="index --book into a temporary folder at CHUNK_SIZE and evaluate that, not the service's collection")
     parser.add_argument("--compare", action="store_true",
-                        help="every search mode the configuration allows, under each of --chunk-sizes, side by side")
-    parser.add_argument("--chunk-sizes", default=",".join(map(str, CHUNK_SIZES)),
-                        help="comma-separated CHUNK_SIZE values for --compare (default %(default)s)")
+                        help="on a fresh index: the configured mode and sparse search (for each of --chunk-sizes), side by side")
+    parser.add_argument("--suite", action="store_true",
+                        help="the labelled books of this repository (docs, sourdough, telescope), each on a fresh index, "
+                             "every mode the configuration allows, side by side")
+    parser.add_argument("--fit", action="store_true",
+                        help="also print the refusal's weights fitted on these cases (lib/answer/refusal.py MODELS)")
+    parser.add_argument("--chunk-sizes", default="",
+                        help="comma-separated CHUNK_SIZE values for --compare (default CHUNK_SIZE)")
     parser.add_argument("--book", action="append", metavar="PATH_OR_URL",
                         help="what --fresh-index and --compare index (default BOOK_DIR); may be repeated")
     args = parser.parse_args(argv)
+    if (args.cases is None) != args.suite:
+        parser.error("give a cases file, or --suite (not both)")
     if args.top_k is not None and not 1 <= args.top_k <= 20:
         parser.error("--top-k must be from 1 to 20")
     try:
         args.chunk_sizes = [int(size) for size in args.chunk_sizes.split(",") if size.strip()]
     except ValueError:
         parser.error("--chunk-sizes must be whole numbers separated by commas")
-    if not args.chunk_sizes or not all(50 <= size <= 8000 for size in args.chunk_sizes):
+    if not all(50 <= size <= 8000 for size in args.chunk_sizes):
         parser.error("--chunk-sizes must be from 50 to 8000")
     return args
 
@@ -648,15 +814,31 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def _main(args: argparse.Namespace, config: Config, cases: list[Case]) -> int:
+def _write_fit(runs: Sequence[Run], out: TextIO) -> None:
+    for run in runs:
+        try:
+            model = fit_refusal(run.outcomes)
+        except ValueError as error:
+            out.write(f"{run.book or 'cases'} {run.label}: no fit ({error})\n")
+            continue
+        out.write(f"fitted on {run.book or 'these cases'}, {run.label}: {model!r}\n")
+
+
+async def _main(args: argparse.Namespace, config: Config, cases: list[Case] | None) -> int:
     config = attrs.evolve(config, index_on_start=False)
     sources = args.book or [str(config.book_dir)]
-    if args.compare:
-        runs = await compare(config, cases, sources, top_k=args.top_k, chunk_sizes=args.chunk_sizes, say=_say)
+    if args.suite or args.compare:
+        if args.suite:
+            runs = await suite(config, top_k=args.top_k, say=_say)
+        else:
+            runs = await compare(config, cases, sources, top_k=args.top_k, chunk_sizes=args.chunk_sizes,
+                                 book=Path(sources[0]).name, say=_say)
         if args.json:
             print(json.dumps([run_json(run, cases=False) for run in runs], indent=2))
         else:
             write_comparison(runs, sys.stdout)
+        if args.fit:
+            _write_fit(runs, sys.stdout)
         return 0
     if args.fresh_index:
         async with fresh_index(config, sources, say=_say) as clients:
@@ -671,20 +853,24 @@ async def _main(args: argparse.Namespace, config: Config, cases: list[Case]) -> 
         print(json.dumps(run_json(run), indent=2, ensure_ascii=False))
     else:
         write_text(run, sys.stdout)
+    if args.fit:
+        _write_fit([run], sys.stdout)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    try:
-        text = sys.stdin.read() if str(args.cases) == "-" else args.cases.read_text(encoding="utf-8")
-        cases = read_cases(text.splitlines())
-    except OSError as error:
-        _say(f"error: can't read {args.cases}: {error.strerror or error}")
-        return 2
-    except CaseError as error:
-        _say(f"error: {args.cases}: {error}")
-        return 2
+    cases = None
+    if not args.suite:
+        try:
+            text = sys.stdin.read() if str(args.cases) == "-" else args.cases.read_text(encoding="utf-8")
+            cases = read_cases(text.splitlines())
+        except OSError as error:
+            _say(f"error: can't read {args.cases}: {error.strerror or error}")
+            return 2
+        except CaseError as error:
+            _say(f"error: {args.cases}: {error}")
+            return 2
     try:
         return asyncio.run(_main(args, Config.from_environ(), cases))
     except (ConfigError, ApiError) as error:

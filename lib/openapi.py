@@ -90,7 +90,18 @@ _SOURCE = {
             "description": "the id of the docs instance (book) the section is in (`default` for the classic "
             "preset's docs); null for a crawled page that is no docs page, or a selection's page",
         },
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "score": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": (
+                "how well the passage matches the question, on one scale for every book, mode and model: the "
+                "refusal's relevance (lib/answer/refusal.py), from the share of the question's terms the book lacks, "
+                "the passage's BM25 against its ceiling and, with embeddings, its cosine above the book's own floor. "
+                "Sources are listed best first; an answer is quoted only from passages of 0.5 or more, and a model "
+                "is shown those of 0.3 or more"
+            ),
+        },
         "snippet": _STRING,
         "chunk_id": {"type": "string", "description": "the passage's id in the index; empty for a selection's page"},
     },

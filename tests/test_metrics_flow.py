@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lib.answer import refusal
 from tests.hardening.checks import assert_error
 from tests.service import Service
 
@@ -111,7 +112,8 @@ def test_answers_count_their_requests_latency_and_tokens(http, fake_openai):
     completion = sum(body["usage"]["completion_tokens"] for body in bodies)
     assert moved("bookbot_model_tokens_total", model="gpt-4o-mini", kind="prompt") == prompt > 0
     assert moved("bookbot_model_tokens_total", model="gpt-4o-mini", kind="completion") == completion > 0
-    embedded = sum(words(question) for question in questions)  # each question embedded once
+    # each question embedded once, and the refusal's probe questions once for the index version
+    embedded = sum(words(question) for question in questions) + sum(words(probe) for probe in refusal.PROBES)
     assert moved("bookbot_model_tokens_total", model="text-embedding-3-small", kind="prompt") == embedded
     assert moved("bookbot_cache_lookups_total", cache="answers", result="miss") == 3
     assert moved("bookbot_cache_lookups_total", cache="embeddings", result="miss") == 3

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import attrs
 from attrs import frozen
 
-from lib.answer import extractive, followup, generation, retrieval
+from lib.answer import extractive, followup, generation, refusal, retrieval
 from lib.errors import Unavailable
 
 SNIPPET_CHARACTERS = 240
@@ -82,7 +82,7 @@ def source(n: int, passage: retrieval.Passage) -> dict:
     }
 
 
-def refusal(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan:
+def refused(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan:
     answer = Answer(REFUSALS[reason], REFUSAL, refusal_reason=reason, retrieved=retrieved)
     return Plan(answer=answer, retrieved=retrieved, collection=collection)
 
@@ -118,12 +118,13 @@ async def prepare(
     book: str | None = None,
     book_only: bool = False,
 ) -> Plan:
-    """Everything up to the model: retrieval, the threshold, and the messages or a finished answer.
+    """Everything up to the model: retrieval, the refusal (lib.answer.refusal), and the messages or a finished
+    answer.
 
     A selection is answered from itself alone; `page` (a flow.Page), when the client says where it was
     selected, is the answer's source. With a `book`, its passages are searched first and every book's only
-    when none of them reaches the threshold (the reader's page is in that book, the answer may be in
-    another); with `book_only`, its alone.
+    when none of them will do (the reader's page is in that book, the answer may be in another); with
+    `book_only`, its alone.
     """
     config = clients.config
     if selected_text:
@@ -140,13 +141,15 @@ async def prepare(
         raise Unavailable(mismatch, retry_after=300)
     asked = await followup.standalone(clients, collection, query, history)
     async with clients.retrieval_gate.held():  # more misses than one process can retrieve wait, briefly
-        found, passages = await _retrieve(clients, asked.search, top_k or config.top_k, collection, book)
-        if book is not None and not book_only and not passages:
-            found, passages = await _retrieve(clients, asked.search, top_k or config.top_k, collection, None)
-    if not found:
-        return refusal("no_hits", collection)
-    if not passages:
-        return refusal("low_score", collection, retrieved=found)
+        found = tuple(await retrieval.search(clients, asked.search, top_k or config.top_k, collection, book=book))
+        judged = await refusal.judge(clients, collection, asked.search, found)
+        if book is not None and not book_only and judged.reason:
+            found = tuple(await retrieval.search(clients, asked.search, top_k or config.top_k, collection))
+            judged = await refusal.judge(clients, collection, asked.search, found)
+    found = judged.passages  # scored by relevance, best first
+    if judged.reason:
+        return refused(judged.reason, collection, retrieved=found)
+    passages = judged.usable
     if not config.generation_enabled:
         done = await asyncio.to_thread(quoted, asked.text, passages)
         return Plan(answer=done, passages=passages, retrieved=found, collection=collection)
@@ -155,14 +158,16 @@ async def prepare(
         passages=passages,
         retrieved=found,
         collection=collection,
-        fallback=lambda: quoted(asked.text, passages),
+        fallback=lambda: quoted_or_refused(asked.text, passages, refusal.quoting_cut(config), collection, found),
     )
 
 
-async def _retrieve(clients, question: str, top_k: int, collection, book: str | None) -> tuple[tuple, tuple]:
-    """(the passages found, those that reach the threshold), of one book or of all."""
-    found = tuple(await retrieval.search(clients, question, top_k, collection, book=book))
-    return found, tuple(passage for passage in found if passage.score >= clients.config.threshold)
+def quoted_or_refused(question: str, passages: tuple, cut: float, collection, found) -> Answer:
+    """When the model fails: the quoted answer, or a refusal when the passages were only good enough for the
+    model to judge (lib.answer.refusal.MODEL_CUT), not to be quoted."""
+    if passages[0].score < cut:
+        return refused("low_score", collection, retrieved=found).answer
+    return quoted(question, passages)
 
 
 def sources(answer_or_plan) -> list[dict]:

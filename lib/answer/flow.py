@@ -149,7 +149,7 @@ async def _answering(clients, plan: compose.Plan, *, stream: bool) -> AsyncItera
         async for piece in completion:
             if held is not None:
                 held += piece
-                if generation.NOT_IN_BOOK.startswith(held.strip()):
+                if generation.may_be_refusal(held):
                     continue
                 piece, held = held, None
             text = citations.feed(piece)

@@ -42,6 +42,9 @@ _CONTINUES = re.compile(r"^(?:and|but|or|so|what about|how about|and if|what if|
 # Scores are shares of a query's terms, and the combined query has about twice as many: it scores a little
 # lower even when its passages are the right ones. Only a clear drop says the conversation leads elsewhere.
 CLEARLY_WORSE = 0.35
+# Share of a question's IDF weight in words the book never uses past which no earlier turn can make the book
+# answer it: "the weather in London this weekend" after a question on the book.
+MOSTLY_UNKNOWN = 0.4
 MIN_OWN_TERMS = 2  # fewer of its own search terms than this, and a question is an ellipsis ("Why?", "How long?")
 
 
@@ -98,7 +101,9 @@ async def standalone(clients, collection: retrieval.Collection, question: str, h
 
 async def _context_helps(clients, collection: retrieval.Collection, question: str, combined: str) -> bool:
     """Whether searching with the previous question finds passages not clearly less relevant than the question's
-    own, and still about this question: one of them holds one of its words."""
+    own, and still about this question: one of them holds one of its words, and the book knows most of them."""
+    if await _mostly_unknown(clients, collection, question):
+        return False  # no conversation makes the book speak of what it never mentions
     top_k = clients.config.top_k
     async with clients.retrieval_gate.held():
         alone, together = await asyncio.gather(
@@ -113,3 +118,13 @@ async def _context_helps(clients, collection: retrieval.Collection, question: st
     own = set(sparse.terms(question))
     found = set().union(*(sparse.terms(f"{passage.title} {passage.section} {passage.text}") for passage in together))
     return not own or bool(own & found)
+
+
+async def _mostly_unknown(clients, collection: retrieval.Collection, question: str) -> bool:
+    """Whether much of the question's IDF weight (MOSTLY_UNKNOWN) is in terms no passage of the book holds."""
+    idf = await retrieval.question_idf(clients, collection, question)
+    if not idf:
+        return False
+    unseen = sparse.bm25_idf(0, collection.points)
+    missing = sum(weight for weight in idf.values() if weight >= unseen)
+    return missing >= MOSTLY_UNKNOWN * sum(idf.values())

@@ -1,19 +1,21 @@
-"""Find the book's passages for a question, each with a relevance score from 0 to 1.
+"""Find the book's passages for a question, each with the evidence of how well it matches.
 
 Qdrant ranks: BM25 over sparse term vectors alone, or fused with dense
 embeddings by Reciprocal Rank Fusion. RRF scores only order hits, and BM25
-sums depend on the collection, so the refusal threshold is applied to a
-relevance on a fixed scale instead:
+sums depend on the collection, so every passage carries evidence on fixed
+scales instead:
 
-- with dense vectors (hybrid or dense search): the cosine similarity of the
-  question's and the passage's embeddings;
-- without (sparse search): the IDF-weighted share of the question's terms
-  that the passage contains (`sparse.coverage`), with each term's IDF as
-  Qdrant's IDF modifier computes it over the collection.
+- `lexical`, always: the passage's BM25 over the question's terms as a share
+  of the most any passage could score (`lexical`, below): 0 when it holds
+  none of them, about 0.45 when it holds each once at an average length, and
+  1 only in the limit; it does not saturate as the share of terms found does;
+- `cosine`, with dense vectors (hybrid or dense search): the cosine similarity
+  of the question's and the passage's embeddings, on the model's own scale.
 
-`SIMILARITY_THRESHOLD` (or the default of the scale in use, see lib/config.py)
-is compared with these: a passage below it is not used, and a question none
-of whose passages reach it is refused.
+A passage's `score` here is the evidence of the mode searched (the cosine, or
+the lexical share). lib.answer.refusal turns the evidence into the score a
+reader sees (one scale for every mode, book and model) and decides whether
+the book answers the question at all.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Passage:
     text: str
     score: float
     book: str | None = None  # the id of the docs instance it comes from
+    lexical: float = 0.0  # the passage's BM25 as a share of the question's ideal (see `lexical`)
+    cosine: float | None = None  # with dense vectors: the embeddings' cosine similarity
 
 
 async def _vectors(clients, read):
@@ -99,14 +103,29 @@ async def embed_question(clients, question: str) -> Sequence[float]:
         [vector] = await embedder.embed([question])
         return vector
 
-    if not embedder.remote:
+    async def cached():
         vector, _ = await clients.caches.embeddings.get_or_compute((embedder.model, normalise(question)), compute)
         return vector
+
+    return await _embedding(clients, cached)
+
+
+async def embed_texts(clients, texts: Sequence[str]) -> list[Sequence[float]]:
+    """Several texts' embeddings in one call to the configured model (not cached), guarded as `embed_question`'s."""
+    embedder = clients.embedder
+    if embedder is None:
+        raise Unavailable("no embedding model is configured")
+    return await _embedding(clients, lambda: embedder.embed(list(texts)))
+
+
+async def _embedding(clients, call):
+    """`await call()` on the embedding model: a remote one within OPENAI_TIMEOUT, behind its breaker."""
+    if not clients.embedder.remote:
+        return await call()
     try:
         with clients.guards.openai.call():
             async with asyncio.timeout(clients.config.openai_timeout):
-                vector, _ = await clients.caches.embeddings.get_or_compute((embedder.model, normalise(question)), compute)
-                return vector
+                return await call()
     except CircuitOpen as error:
         raise Unavailable("the embedding model is unavailable", retry_after=error.retry_after_seconds) from None
     except TimeoutError:
@@ -126,7 +145,11 @@ def cosines(question: Sequence[float], passages: Sequence[Sequence[float]]) -> l
     return (matrix @ q / np.where(norms > 0, norms, 1.0)).tolist()
 
 
-def _passage(hit: Hit, score: float) -> Passage:
+def _unit(value: float) -> float:
+    return round(max(0.0, min(1.0, value)), 4)
+
+
+def _passage(hit: Hit, lexical: float, cosine: float | None = None) -> Passage:
     payload = hit.payload
     return Passage(
         chunk_id=hit.id,
@@ -134,9 +157,29 @@ def _passage(hit: Hit, score: float) -> Passage:
         section=payload.get("section", ""),
         url=payload.get("url", ""),
         text=payload.get("text", ""),
-        score=round(max(0.0, min(1.0, score)), 4),
+        score=_unit(lexical if cosine is None else cosine),
+        lexical=_unit(lexical),
+        cosine=None if cosine is None else round(cosine, 4),
         book=payload.get("book"),
     )
+
+
+def lexical(question_terms: Sequence[str], indexed_text: str, idf: dict[str, float]) -> float:
+    """A passage's BM25 for the question over the most a passage could score, from 0 to 1.
+
+    The BM25 of a term saturates at (K1 + 1) times its IDF however often the
+    passage repeats it, so the sum over the question's distinct terms of that
+    is the ceiling; a term the book never uses keeps its (highest) IDF there
+    and adds nothing above. A passage that holds every term once at an average
+    length scores 1 / (K1 + 1), about 0.45.
+    """
+    wanted = set(question_terms)
+    ceiling = sum(idf.get(term, 1.0) for term in wanted) * (sparse.K1 + 1)
+    if not ceiling:
+        return 0.0
+    document = sparse.document_vector(indexed_text)
+    weights = dict(zip(document.indices, document.values))
+    return sum(idf.get(term, 1.0) * weights.get(sparse.term_index(term), 0.0) for term in wanted) / ceiling
 
 
 def configured_mode(config, collection: Collection) -> str:
@@ -171,37 +214,68 @@ async def search(
             log.warning("embedding failed: searching the sparse vectors alone")
             mode = SPARSE
         else:
-            return await _hybrid(clients, vector, sparse_query, top_k, book)
+            return await _hybrid(clients, question, vector, sparse_query, top_k, collection, book)
+    terms = sparse.terms(question)
     if mode == DENSE:
         vector = await embed_question(clients, question)
-        hits = await _vectors(clients, lambda: clients.vectors.search(limit=top_k, dense=vector, book=book))
-        return [_passage(hit, hit.score) for hit in hits]  # a cosine, as the collection is set up
+        hits, idf = await asyncio.gather(
+            _vectors(clients, lambda: clients.vectors.search(limit=top_k, dense=vector, book=book)),
+            question_idf(clients, collection, question),
+        )
+        # the engine's score is a cosine, as the collection is set up
+        return [_passage(hit, lexical(terms, _indexed_text(hit.payload), idf), hit.score) for hit in hits]
     if not sparse_query.indices:
         return []
     hits, idf = await asyncio.gather(
         _vectors(clients, lambda: clients.vectors.search(limit=top_k, sparse=sparse_query, book=book)),
-        _vectors(clients, lambda: _idf(clients, collection, sparse.terms(question))),
+        question_idf(clients, collection, question),
     )
-    return [_passage(hit, sparse.coverage(question, _indexed_text(hit.payload), idf)) for hit in hits]
+    return [_passage(hit, lexical(terms, _indexed_text(hit.payload), idf)) for hit in hits]
 
 
-async def _hybrid(clients, vector: Sequence[float], sparse_query, top_k: int, book: str | None) -> list[Passage]:
-    """Dense and sparse hits fused by RRF, each scored by its cosine with the question.
+async def _hybrid(
+    clients, question: str, vector: Sequence[float], sparse_query, top_k: int, collection, book: str | None
+) -> list[Passage]:
+    """Dense and sparse hits fused by RRF, each with its cosine and its lexical share.
 
     The fused hits come with their stored embeddings: the engine reports only the fused rank's score.
     """
-    hits = await _vectors(
-        clients,
-        lambda: clients.vectors.search(
-            limit=top_k,
-            dense=vector,
-            sparse=sparse_query if sparse_query.indices else None,
-            depth=top_k * PREFETCH_FACTOR,
-            book=book,
-            with_dense=True,
+    hits, idf = await asyncio.gather(
+        _vectors(
+            clients,
+            lambda: clients.vectors.search(
+                limit=top_k,
+                dense=vector,
+                sparse=sparse_query if sparse_query.indices else None,
+                depth=top_k * PREFETCH_FACTOR,
+                book=book,
+                with_dense=True,
+            ),
         ),
+        question_idf(clients, collection, question),
     )
-    return [_passage(hit, score) for hit, score in zip(hits, cosines(vector, [hit.dense for hit in hits]))]
+    terms = sparse.terms(question)
+    scores = cosines(vector, [hit.dense for hit in hits])
+    return [_passage(hit, lexical(terms, _indexed_text(hit.payload), idf), cosine) for hit, cosine in zip(hits, scores)]
+
+
+async def nearest_cosines(clients, vector: Sequence[float], limit: int) -> list[float]:
+    """The cosines of the `limit` passages nearest to an embedding, best first."""
+    hits = await _vectors(clients, lambda: clients.vectors.search(limit=limit, dense=vector))
+    return [hit.score for hit in hits]
+
+
+async def question_idf(clients, collection: Collection, question: str) -> dict[str, float]:
+    """Each of the question's terms' IDF in the collection (see `_idf`); none for a question of stopwords.
+
+    Kept on the pool for the collection's state (its version and size): the search and the refusal ask alike.
+    """
+    terms = sparse.terms(question)
+    if not terms:
+        return {}
+    key = (collection.name, collection.index_version, collection.points, tuple(sorted(set(terms))))
+    idf, _ = await clients.caches.idf.get_or_compute(key, lambda: _vectors(clients, lambda: _idf(clients, collection, terms)))
+    return idf
 
 
 async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:

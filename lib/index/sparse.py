@@ -12,7 +12,6 @@ import hashlib
 import math
 import re
 from collections import Counter
-from typing import Mapping
 
 from attrs import frozen
 
@@ -97,28 +96,3 @@ def query_vector(text: str) -> Sparse:
 def bm25_idf(document_frequency: int, documents: int) -> float:
     """Inverse document frequency as BM25 and Qdrant's IDF modifier compute it."""
     return math.log((documents - document_frequency + 0.5) / (document_frequency + 0.5) + 1)
-
-
-def coverage(question: str, passage: str, idf: Mapping[str, float] | None = None) -> float:
-    """How much of the question the passage contains, from 0 to 1: the lexical mode's relevance.
-
-    With `idf` (each question term's inverse document frequency in the
-    collection), it is the IDF-weighted share of the question's distinct terms
-    found in the passage: a term the book seldom uses weighs more than one
-    it uses everywhere, and a term it never uses weighs most. "How do I
-    deploy this with a Terraform module on AWS Lambda?" finds "deploy" and
-    "AWS" in a passage about deploying, and scores 0.24 on the bundled book
-    rather than 0.4. A term missing from `idf` weighs 1; without `idf`, every
-    term weighs the same.
-    BM25 sums are unbounded and depend on the collection, so the refusal
-    threshold is applied to this instead.
-    """
-    wanted = set(terms(question))
-    if not wanted:
-        return 0.0
-    weights = {term: (idf or {}).get(term, 1.0) for term in wanted}
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0
-    found = wanted & set(terms(passage))
-    return sum(weights[term] for term in found) / total

@@ -150,13 +150,17 @@ def test_sends_the_conversation_as_history_within_the_contract_limits(tab, servi
         {"role": "assistant", "content": "Short answer [1]."},
     ]
     # Long answers: the history shrinks to what fits in 16,000 characters.
-    fake_openai.reply = "The widget is " + "explained-at-length-" * 300  # 6,014 characters in a few deltas
+    long = "The widget is " + "explained-at-length-" * 300  # 6,014 characters in a few deltas
+    # The follow-up's rewrite asks the model too: a question (not the long answer) keeps the book's refusal away.
+    fake_openai.reply = lambda body: (
+        "How do I add the widget to Docusaurus?" if body["messages"][0]["content"].startswith("Rewrite") else long
+    )
     for n in range(4):
         answer = ask(page, f"Long question {n} about the widget?")
         expect(answer).to_have_attribute("data-state", "done")
     history = tab.sent("/v1/query")[-1]["history"]
     assert sum(len(turn["content"]) for turn in history) <= 16_000
-    assert history[-1] == {"role": "assistant", "content": fake_openai.reply}
+    assert history[-1] == {"role": "assistant", "content": long}
     # Three long answers don't fit in 16,000 characters; the latest two and their questions do.
     assert [turn["role"] for turn in history] == ["user", "assistant", "user", "assistant"]
     assert history[0]["content"] == "Long question 1 about the widget?"

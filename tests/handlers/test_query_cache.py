@@ -8,6 +8,7 @@ import pytest
 from handlers import health, query
 from handlers.health import HealthRequest
 from handlers.query import QueryRequest
+from lib.answer import refusal
 from tests.parts import pool
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +32,9 @@ async def test_serves_a_question_asked_again_from_the_cache_with_an_id_of_its_ow
     async with pool(config) as clients:
         first = await ask(clients, query=QUESTION)
         again = await ask(clients, query="  " + QUESTION.upper() + "  ")
-    assert len(fake_openai.calls("chat/completions")) == 1 and len(fake_openai.calls("embeddings")) == 1
+    # one embedding for the question, one (batched) for the refusal's probe questions, made once per index version
+    assert len(fake_openai.calls("chat/completions")) == 1 and len(fake_openai.calls("embeddings")) == 2
+    assert list(refusal.PROBES) in [call["input"] for call in fake_openai.calls("embeddings")]
     assert first["cached"] is False and again["cached"] is True
     assert again["answer"] == first["answer"] and again["sources"] == first["sources"]
     assert again["id"] != first["id"] and again["model"] == first["model"]

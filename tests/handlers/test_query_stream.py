@@ -139,14 +139,17 @@ def test_a_model_down_before_its_first_token_gives_the_quoted_answer_in_one_delt
     assert events[2][1]["mode"] == "extractive" and events[2][1]["answerable"] is True
 
 
-def test_a_refusal_comes_as_one_delta_and_a_done_that_says_unanswerable(service, fake_openai):
-    fake_openai.reply = "NOT_IN_BOOK"
+@pytest.mark.parametrize(
+    "reply", ["NOT_IN_BOOK", "NOT_IN_BOOK: the book covers Spaces, not Kubernetes.", "**NOT_IN_BOOK** - it never mentions Helm"]
+)
+def test_a_refusal_comes_as_one_delta_and_a_done_that_says_unanswerable(service, fake_openai, reply):
+    fake_openai.reply = reply
 
     events = all_events(service, {"query": QUESTION})
 
     names = [name for name, _ in events]
     assert names == ["sources", "delta", "done"]
-    assert "NOT_IN_BOOK" not in events[1][1]["text"]
+    assert "NOT_IN_BOOK" not in events[1][1]["text"] and "Kubernetes" not in events[1][1]["text"]
     done = events[2][1]
     assert done["answerable"] is False and done["refusal_reason"] == "out_of_scope"
 

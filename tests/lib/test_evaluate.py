@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lib import evaluate
-from lib.answer import retrieval
+from lib.answer import refusal, retrieval
 from lib.evaluate import Answered, Case, CaseError, Outcome
 from tests.parts import pool
 
@@ -82,6 +83,52 @@ def test_names_the_line_of_a_bad_case(line, message):
         evaluate.read_cases([line])
 
 
+def test_leaves_follow_ups_out_and_counts_refusals_by_kind():
+    lines = [
+        '{"query": "a", "expected_url": "/docs/a#b", "kind": "answerable"}',
+        '{"query": "b", "expected_url": "/docs/a#c"}',
+        '{"query": "n1", "answerable": false, "kind": "near_miss"}',
+        '{"query": "n2", "answerable": false, "kind": "near_miss"}',
+        '{"query": "o", "answerable": false, "kind": "off_topic"}',
+        '{"query": "f", "expected_url": "/docs/a", "kind": "followup", "history": []}',
+    ]
+    cases = evaluate.read_cases(lines)
+    assert [case.label for case in cases] == ["answerable", None, "near_miss", "near_miss", "off_topic", "followup"]
+    a, b, n1, n2, o, _ = cases
+    outcomes = [
+        outcome(a, ["/docs/a#x", "/docs/a#b"]),  # the right page first, the right section second
+        outcome(b, ["/docs/c"], refused=True),
+        outcome(n1, refused=True),
+        outcome(n2),
+        outcome(o, refused=True),
+    ]
+    assert [o.group for o in outcomes] == ["answerable", "answerable", "near_miss", "near_miss", "off_topic"]
+    assert (outcomes[0].rank, outcomes[0].page_rank) == (2, 1)
+    ranking = evaluate.ranking_figures(outcomes)
+    assert (ranking["recall@1"], ranking["page_recall@1"], ranking["page_recall@5"]) == (0.0, 0.5, 0.5)
+    figures = evaluate.refusal_figures(outcomes)
+    assert figures["answerable_refused_share"] == 0.5
+    assert (figures["near_miss_refused"], figures["near_miss_cases"]) == (0.5, 2)
+    assert (figures["off_topic_refused"], figures["off_topic_cases"]) == (1.0, 1)
+
+
+def test_fits_the_refusal_so_that_few_answerable_questions_score_below_the_cut():
+    def case(n: int, answerable: bool, missing: float, lexical: float) -> Outcome:
+        evidence = refusal.Evidence(mode="sparse", missing=missing, lexical=lexical)
+        made = Case(f"q{n}", expected_url="/a") if answerable else Case(f"q{n}", answerable=False)
+        return Outcome(made, "/a", ("/a",), Answered(None, (), evidence=evidence))
+
+    outcomes = [case(n, True, 0.1 * (n % 3), 0.3 + 0.02 * n) for n in range(20)]
+    outcomes += [case(20 + n, False, 0.5 + 0.05 * n, 0.1 + 0.02 * n) for n in range(8)]
+    model = evaluate.fit_refusal(outcomes)
+    assert model.missing < 0 < model.lexical and model.semantic == model.lift == 0.0
+    scores = [model.relevance(o.answered.evidence.missing, o.answered.evidence.lexical) for o in outcomes]
+    assert sum(score < refusal.ANSWER_CUT for score in scores[:20]) <= 1  # at most 5% of the answerable refused
+    assert sum(score < refusal.ANSWER_CUT for score in scores[20:]) >= 6
+    with pytest.raises(ValueError, match="answerable and unanswerable"):
+        evaluate.fit_refusal(outcomes[:20])
+
+
 def test_refuses_an_empty_file():
     with pytest.raises(CaseError, match="no cases"):
         evaluate.read_cases(["", "  "])
@@ -116,6 +163,8 @@ def test_ranking_figures_count_only_labelled_cases():
         "recall@10": 0.6667,
         "mrr": round((1 + 1 / 3) / 3, 4),
         "ndcg@10": round((1 + 0.5) / 3, 4),
+        "page_recall@1": 0.3333,
+        "page_recall@5": 0.6667,
     }
 
 
@@ -135,6 +184,11 @@ def test_refusals_are_the_positive_class():
         "f1": 0.6667,
         "answerable_refused": 1,
         "unanswerable_answered": 1,
+        "answerable_refused_share": 0.5,
+        "near_miss_refused": None,
+        "near_miss_cases": 0,
+        "off_topic_refused": None,
+        "off_topic_cases": 0,
     }
 
 
@@ -195,10 +249,11 @@ async def test_runs_cases_through_the_service_path(sparse_index, config_for):
         run = await evaluate.evaluate(clients, cases, top_k=3)
 
     neon_case, routes, capital, unknown, rated = run.outcomes
-    assert (run.mode, run.top_k, run.threshold) == ("sparse", 3, clients.config.threshold)
+    assert (run.mode, run.top_k, run.threshold) == ("sparse", 3, refusal.ANSWER_CUT)
     assert neon_case.rank == 1 and not neon_case.refused and neon_case.expected in neon_case.cited
     assert routes.expected == "/docs/api#routes" and routes.rank is not None
     assert capital.refused and capital.answered.refusal_reason in ("no_hits", "low_score")
+    assert neon_case.answered.evidence.best >= refusal.ANSWER_CUT and neon_case.answered.evidence.missing < 0.5
     assert run.unknown_labels == (unknown.case,) and unknown.rank is None
     assert rated.still_retrieved == [neon.chunk_id] and len(rated.gone) == 2
     figures = run.figures()
@@ -218,11 +273,16 @@ async def test_compares_modes_the_configuration_allows(dense_index, fake_openai)
             '{"query": "What is the capital of Australia?", "answerable": false}',
         ]
     )
-    runs = await evaluate.compare(dense_index, cases, [str(dense_index.book_dir)], chunk_sizes=(250,))
-    assert [(run.chunk_size, run.mode) for run in runs] == [(250, "hybrid"), (250, "dense"), (250, "sparse")]
-    assert [run.threshold for run in runs] == [dense_index.threshold, evaluate.DEFAULT_DENSE_THRESHOLD, evaluate.DEFAULT_LEXICAL_THRESHOLD]
-    assert runs[0].figures()["citations"]["answered"] <= 1  # the service's own path, in the configured mode
-    assert runs[2].figures()["citations"]["answered"] == 0  # other modes write no answer to cite from
+    runs = await evaluate.compare(dense_index, cases, [str(dense_index.book_dir)], chunk_sizes=(250,), book="docs")
+    assert [(run.chunk_size, run.mode, run.book) for run in runs] == [(250, "hybrid", "docs"), (250, "sparse", "docs")]
+    assert runs[0].label == "hybrid (text-embedding-3-small) +LM" and runs[1].label == "sparse +LM"
+    assert [run.outcomes[0].answered.evidence.mode for run in runs] == ["hybrid", "sparse"]
+    assert all(run.threshold == refusal.MODEL_CUT for run in runs)  # a model is configured: it judges the rest
+    for run in runs:  # each mode writes its answer as the service would in it
+        assert run.figures()["citations"]["answered"] <= 1
+    table = io.StringIO()
+    evaluate.write_comparison(runs, table)
+    assert table.getvalue().splitlines()[1].startswith("docs*") and "hybrid (text-embedding-3-small)" in table.getvalue()
 
 
 # The command line

@@ -3,8 +3,9 @@
 It answers what qdrant-client sends for the service's requests: `GET /`
 (version, read by the client's compatibility check), `GET /healthz`,
 `/livez` and `/readyz`, `GET /collections/{name}/exists`,
-`GET /collections/{name}` and `POST /collections/{name}/points/query`; its
-JSON has the shapes of qdrant_client.models, checked at start-up.
+`GET /collections/{name}`, `POST /collections/{name}/points/query` and the
+`/points/query/batch` of the terms' IDF look-up; its JSON has the shapes of
+qdrant_client.models, checked at start-up.
 
 Every query gets the same passages of a generated book, each carrying the
 dense vector of `QUESTION` as the loopback OpenAI embeds it, so a question
@@ -36,6 +37,8 @@ VERSION = "1.20.0"
 INDEX_VERSION = "bench00000000001"
 MAX_LIMIT = 100
 _QUERY_PATH = re.compile(r"/collections/([^/]+)/points/query")
+_BATCH_PATH = re.compile(r"/collections/([^/]+)/points/query/batch")
+TERM_IDF = 3.0  # what the IDF look-up finds for every term: a term of a few passages in 5,000
 _INFO_PATH = re.compile(r"/collections/([^/]+)(/exists)?")
 _COUNT_PATH = re.compile(r"/collections/([^/]+)/points/count")
 _JSON = [(b"content-type", b"application/json")]
@@ -84,6 +87,12 @@ class FakeQdrant:
             limit = min(MAX_LIMIT, int(search.get("limit") or 10))
             hits = self._ranked[bool(search.get("with_vector"))][limit]
             return 200, _JSON, f'{{"result":{hits},"status":"ok","time":0.0001}}'.encode()
+        batch = _BATCH_PATH.fullmatch(path)
+        if method == "POST" and batch:  # the IDF look-up: one query a term, each finding a point that holds it
+            if batch.group(1) != COLLECTION:
+                return _not_found(batch.group(1))
+            searches = json.loads(body or b"{}").get("searches", [])
+            return 200, _JSON, _envelope([{"points": [_term_point(search)]} for search in searches])
         count = _COUNT_PATH.fullmatch(path)
         if method == "POST" and count:  # every point has its embedding
             return (200, _JSON, _envelope({"count": self._points})) if count.group(1) == COLLECTION else _not_found(count.group(1))
@@ -94,6 +103,18 @@ class FakeQdrant:
                 return 200, _JSON, _envelope({"exists": name == COLLECTION})
             return (200, _JSON, self._info) if name == COLLECTION else _not_found(name)
         return 404, _JSON, json.dumps({"status": {"error": f"Not found: {method} {path}"}, "time": 0.0}).encode()
+
+
+def _term_point(search: dict) -> dict:
+    """The hit of one term's look-up: a point whose sparse vector holds the term with weight 1, scoring its IDF."""
+    query = search["query"]
+    while "indices" not in query:  # a SparseVector, as is or as {"nearest": …}
+        query = next(iter(query.values()))
+    [index] = query["indices"]
+    point = {"id": str(uuid.UUID(int=1)), "version": 1, "score": TERM_IDF, "payload": {},
+             "vector": {"sparse": {"indices": [index], "values": [1.0]}}}
+    models.ScoredPoint.model_validate(point)
+    return point
 
 
 def _envelope(result) -> bytes:

@@ -83,7 +83,9 @@ async def test_without_a_model_a_follow_up_that_refers_back_is_searched_after_th
 
 
 async def test_without_a_model_an_off_topic_question_after_on_topic_turns_is_searched_alone(config_for, sparse_index):
-    for question in ("What is the capital of France?", "And what is its population?"):
+    questions = ("What is the capital of France?", "And what is its population?",
+                 "Also, what's the weather going to be in London this weekend?")  # "this" points back; the book knows no London
+    for question in questions:
         assert await asked(config_for(sparse_index), question, SPACE) == Asked(question, question)
 
 

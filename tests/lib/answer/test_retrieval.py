@@ -86,9 +86,24 @@ async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_
     idf = {term: sparse.bm25_idf(frequencies[term], len(points)) for term in sparse.terms(question)}
     assert idf["knead"] == idf["dough"] == max(idf.values())  # terms the book never uses weigh most
     assert found
+    ceiling = sum(idf[term] for term in set(sparse.terms(question))) * (sparse.K1 + 1)
     for passage in found:
-        assert passage.score == pytest.approx(sparse.coverage(question, texts[passage.chunk_id], idf), abs=1e-4)
-        assert passage.score < sparse.coverage(question, texts[passage.chunk_id])
+        document = sparse.document_vector(texts[passage.chunk_id])
+        weights = dict(zip(document.indices, document.values))
+        bm25 = sum(idf[term] * weights.get(sparse.term_index(term), 0.0) for term in set(sparse.terms(question)))
+        assert passage.score == passage.lexical == pytest.approx(bm25 / ceiling, abs=1e-4)
+        # knead and dough are in no passage: their IDF keeps every score low, whatever the rest matches
+        assert passage.score < retrieval.lexical(sparse.terms(question), texts[passage.chunk_id], {}) <= 1 / (sparse.K1 + 1) + 0.2
+    assert [passage.score for passage in found] == sorted((passage.score for passage in found), reverse=True)
+
+
+def test_the_lexical_share_does_not_saturate_when_a_passage_holds_every_term():
+    terms = sparse.terms("sourdough starter feeding")
+    once = "A sourdough starter needs feeding. " + "Other words fill the rest of the passage here. " * 10
+    often = "Sourdough starter feeding: feed the sourdough starter, feeding it daily, the starter of sourdough. " * 3
+    assert set(terms) <= set(sparse.terms(once)) and set(terms) <= set(sparse.terms(often))  # both hold every term
+    assert 0 < retrieval.lexical(terms, once, {}) < retrieval.lexical(terms, often, {}) < 1.0
+    assert retrieval.lexical(terms, "nothing of it", {}) == 0.0
 
 
 @pytest.mark.anyio
