@@ -19,7 +19,10 @@ from lib import evaluate_extractive
 from lib.config import Config
 
 CASES = Path(__file__).with_name("extractive.jsonl")
-BAR = {"docs": 0.50, "sourdough": 0.80, "telescope": 0.65}
+# A little under what was measured (sparse, no model): docs 0.43, sourdough 0.84, telescope 0.69. The docs bar
+# was 0.50 on the bundled book as it was before this wave rewrote it to describe the new system (0.54 then); the
+# two held-out books, whose text did not change, keep their bars.
+BAR = {"docs": 0.40, "sourdough": 0.80, "telescope": 0.65}
 
 
 @pytest.mark.anyio
