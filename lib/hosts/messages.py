@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 from attrs import field, frozen
 
 from lib import errors
+from lib.untrusted_json import MAX_DEPTH, nested_deeper_than
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # No field of the API needs more; a longer number is an attack on the parser or on error messages.
@@ -116,6 +117,8 @@ class Incoming:
             text = self.body.decode("utf-8")
         except UnicodeDecodeError:
             raise errors.InvalidJson("the body is not valid UTF-8") from None
+        if nested_deeper_than(text, MAX_DEPTH):  # before parsing: the parser recurses once a level
+            raise errors.InvalidJson(f"the body nests arrays and objects more than {MAX_DEPTH} deep")
         try:
             data = json.loads(
                 text,
@@ -124,8 +127,6 @@ class Incoming:
                 parse_int=_integer,
                 parse_float=_float,
             )
-        except RecursionError:
-            raise errors.InvalidJson("the body is nested too deeply") from None
         except json.JSONDecodeError as error:
             raise errors.InvalidJson(f"the body is not valid JSON: {error.msg} at position {error.pos}") from None
         if not isinstance(data, dict):
