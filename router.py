@@ -7,12 +7,13 @@ Importing this module builds nothing and reads nothing. A server asks for
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
 
 from handlers import admin, feedback, health, metrics, query
-from lib import logs, monitoring, openapi
+from lib import access, logs, monitoring, openapi
 from lib.clients import Clients, open_clients
 from lib.config import Config, ConfigError
 from lib.hosts import Pool, pages
@@ -26,9 +27,9 @@ ROUTES = (
     Route("POST", "/v1/query", query.parse, query.handle, needs_key=True, limited=True),
     Route("GET", "/health", health.parse, health.handle),
     Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True, limited=True),
-    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True),
-    Route("GET", "/metrics", metrics.parse, metrics.handle),
-    Route("GET", "/v1/admin/analytics", admin.parse, admin.handle, limited=True),
+    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True, keyed=True),
+    Route("GET", "/metrics", metrics.parse, metrics.handle, keyed=True),
+    Route("GET", "/v1/admin/analytics", admin.parse, admin.handle, limited=True, keyed=True),
 )
 
 
@@ -62,6 +63,8 @@ def configured(config: Config) -> Config:
     """Set the process up for `config`: JSON log lines without secrets, and Sentry when SENTRY_DSN is set."""
     logs.configure(config.log_level, logs.secrets_of(config))
     monitoring.setup(config)
+    if config.api_keys:  # key ids are new at each start: which is which
+        logging.getLogger("bookbot").info(access.describe_key_ids(config.api_keys))
     return config
 
 

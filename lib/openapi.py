@@ -436,7 +436,8 @@ def document(requests: Iterable[type]) -> dict:
                     "description": (
                         "Requests by route and status, answer latency by mode, model tokens, cache lookups, "
                         "rate-limited requests, dependency errors, indexing runs. Not rate-limited. With "
-                        "METRICS_API_KEY set, a scraper presents it as a Bearer token; unset, the route is open."
+                        "METRICS_API_KEY set, a scraper presents it as a Bearer token (an address that sent 20 wrong "
+                        "keys in a minute gets 429 for a while); unset, the route is open."
                     ),
                     "security": [{}, {"metrics": []}],
                     "responses": {
@@ -446,6 +447,7 @@ def document(requests: Iterable[type]) -> dict:
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
                         "401": _error("METRICS_API_KEY is set and the request does not present it"),
+                        "429": _error("This address sent too many wrong keys: see Retry-After", retry_after=True, limited=True),
                         "500": _error("A bug; the message says nothing internal and the log has the trace"),
                     },
                 }

@@ -162,6 +162,7 @@ class Route:
     needs_key: bool = False  # when API_KEYS is set
     limited: bool = False  # by RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_DAY, per client
     label: str | None = None  # how the metrics name it, when not by its path (the files of a folder)
+    keyed: bool = False  # its handler checks a Bearer key (ADMIN_API_KEY, METRICS_API_KEY): wrong ones are counted
 
 
 def error_reply(error: errors.ApiError, request_id: str) -> Reply:

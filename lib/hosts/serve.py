@@ -121,11 +121,14 @@ async def serve(routes: Routes, pool: Pool, received: Received) -> Reply:
 async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     """Limit, check the key, validate, handle; and turn any failure into the one error shape.
 
-    The rate limit comes first, so that guessing keys costs requests too.
+    The rate limit comes first, so that guessing keys costs requests too; on a
+    route behind a key, a client that sent too many wrong keys is refused before
+    its key is even looked at.
     """
     monitoring.watch(incoming)
     keys = clients.config.api_keys
     key = configured_key_id(incoming.headers, keys) if route.needs_key else None
+    keyed = route.keyed or (route.needs_key and bool(keys))
     verdict = None
     if route.limited:
         client = f"{incoming.client} key:{key}" if key else str(incoming.client)
@@ -133,6 +136,8 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     try:
         if verdict is not None and not verdict.allowed:
             raise errors.RateLimited(f"too many requests from this client; try again in {verdict.retry_after} s")
+        if keyed:
+            clients.guards.wrong_keys.check(str(incoming.client))
         if route.needs_key and keys and key is None:
             raise errors.Unauthorized(KEY_REQUIRED)
         request = route.parse(incoming)
@@ -143,9 +148,11 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
         log.exception("unhandled error in %s %s (request %s)", route.method, route.path, incoming.request_id)
         monitoring.report_error(error, request_id=incoming.request_id, method=route.method, route=route.path)
         reply = error_reply(errors.Internal(), incoming.request_id)
+    if keyed and reply.status == 401:
+        clients.guards.wrong_keys.failed(str(incoming.client))
     # A live view, not a copy: a stream goes on adding to its own fields.
     fields = ChainMap({"key_id": key} if key else {}, reply.log)
-    return attrs.evolve(reply, headers={**reply.headers, **(verdict.headers() if verdict else {})}, log=fields)
+    return attrs.evolve(reply, headers={**(verdict.headers() if verdict else {}), **reply.headers}, log=fields)
 
 
 def _single(params: Mapping[str, str | list[str]]) -> dict[str, str]:

@@ -221,7 +221,7 @@ RAW = [
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, sparse_index, openai_server):
-    env = {"OPENAI_BASE_URL": openai_server.base_url, "API_KEYS": f"other-key,{KEY}", "ADMIN_API_KEY": ADMIN}
+    env = {"OPENAI_BASE_URL": openai_server.base_url, "API_KEYS": f"other-key-0123456789,{KEY}", "ADMIN_API_KEY": ADMIN}
     with running(tmp_path_factory.mktemp("catalogue"), env, sparse_index) as started:
         yield started
 
