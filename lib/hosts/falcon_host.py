@@ -60,11 +60,27 @@ async def _serve(routes: Routes, pool: Pool, req: falcon.asgi.Request, resp: fal
         method=req.method,
         path=req.path,
         params=req.params,
-        headers={name.lower(): value for name, value in req.headers.items()},
+        headers=_headers(req),
         peer=client[0] if client else None,  # the socket's peer, as the ASGI server saw it
         read_body=partial(_read_body, req),
     )
     _write(await serve(routes, pool, received), resp)
+
+
+def _headers(req: falcon.asgi.Request) -> dict[str, str]:
+    """The request's headers by lower-case name; one given twice is one value, the two joined by a comma, as HTTP
+    reads a list (Falcon keeps only the last Content-Type, and the serve step could not refuse the two).
+
+    From the server's own list when it gives one, as uvicorn does; else (an iterator, already read) as Falcon has them.
+    """
+    raw = req.scope.get("headers")
+    if not isinstance(raw, (list, tuple)):
+        return dict(req.headers)
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
 
 
 async def _read_body(req: falcon.asgi.Request, limit: int) -> bytes:

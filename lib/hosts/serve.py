@@ -25,6 +25,7 @@ from lib.hosts.messages import (
     Received,
     Reply,
     Route,
+    decoded,
     error_reply,
     request_id_from,
 )
@@ -87,7 +88,7 @@ async def serve(routes: Routes, pool: Pool, received: Received) -> Reply:
                 request_id=request_id,
                 params=_single(received.params),
                 headers=received.headers,
-                body=await received.read_body(clients.config.max_body_bytes) if received.method in _BODY_METHODS else b"",
+                body=await _body(received, clients.config.max_body_bytes) if received.method in _BODY_METHODS else b"",
                 client=client_address(received.peer, received.headers.get("x-forwarded-for"), clients.config.trusted_proxies),
             )
             reply = await dispatch(route, incoming, clients)
@@ -153,6 +154,11 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     # A live view, not a copy: a stream goes on adding to its own fields.
     fields = ChainMap({"key_id": key} if key else {}, reply.log)
     return attrs.evolve(reply, headers={**(verdict.headers() if verdict else {}), **reply.headers}, log=fields)
+
+
+async def _body(received: Received, limit: int) -> bytes:
+    """The body, at most `limit` bytes as sent and as decoded from its Content-Encoding."""
+    return decoded(await received.read_body(limit), received.headers.get("content-encoding"), limit)
 
 
 def _single(params: Mapping[str, str | list[str]]) -> dict[str, str]:

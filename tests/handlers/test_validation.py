@@ -150,7 +150,10 @@ def test_takes_json_nested_32_deep():
     assert _incoming(b'{"a": ' + b"[" * 31 + b"]" * 31 + b"}").json() == {"a": json.loads("[" * 31 + "]" * 31)}
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "+json", "/json", "text/x+json", "application/+json"],
+)
 def test_refuses_a_body_that_is_not_sent_as_json(content_type):
     with pytest.raises(UnsupportedMediaType):
         _incoming(b'{"query": "a"}', content_type).json()
@@ -158,3 +161,14 @@ def test_refuses_a_body_that_is_not_sent_as_json(content_type):
 
 def test_takes_json_with_a_charset():
     assert _incoming(b'{"query": "a"}', "application/json; charset=utf-8").json() == {"query": "a"}
+
+
+@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/vnd.api+json; charset=utf-8", 'application/json; note="a, b"'])
+def test_takes_json_by_a_structured_suffix_or_with_a_comma_in_a_quoted_parameter(content_type):
+    assert _incoming(b'{"query": "a"}', content_type).json() == {"query": "a"}
+
+
+def test_refuses_two_content_types_as_a_bad_request():
+    with pytest.raises(InvalidRequest) as caught:
+        _incoming(b'{"query": "a"}', "application/json, application/json").json()
+    assert caught.value.STATUS == 400 and "Content-Type" in caught.value.message
