@@ -180,6 +180,11 @@ class Config:
     sentry_environment: str | None = _variable(_text)
     model_prices: tuple[tuple[str, pricing.Price], ...] = _variable(pricing.parse, ())  # MODEL_PRICES as written; see `prices`
     retention_days: int = _variable(_integer(0, 36500), 0)  # 0: the answer log is kept for ever
+    # What the HTTP server gives its clients (lib/hosts/server.py): time to send a request's headers, then its
+    # body, and connections held at once.
+    header_timeout_seconds: float = _variable(_number(0.1, 3600), 10.0)
+    body_timeout_seconds: float = _variable(_number(0.1, 3600), 30.0)
+    max_connections: int = _variable(_integer(1, 1_000_000), 1024)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -94,6 +94,9 @@ async def _read_body(req: falcon.asgi.Request, limit: int) -> bytes:
     if len(body) > limit:
         await _drain(req)
         raise too_large
+    if req.content_length is not None and len(body) < req.content_length:
+        # The connection closed before the body ended: the server's body timeout, or the client gone.
+        raise errors.RequestTimeout("the body did not arrive in full")
     return body
 
 
