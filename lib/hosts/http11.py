@@ -19,7 +19,8 @@ uvicorn's own:
 - holds at most MAX_CONNECTIONS connections: past it, a new one closes the
   connection that has waited longest on its client (for a request, for the
   rest of its headers, or for its body), and is refused with 503 only when
-  every one is busy with a request.
+  every one is busy with a request;
+- tells the app's Draining (lib.hosts) when a shutdown begins.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 
 from lib import logs
+from lib.hosts import DRAINING_STATE, SHUTTING_DOWN
 from lib.hosts.messages import request_id_from
 
 log = logging.getLogger("bookbot")
@@ -188,6 +190,18 @@ class Protocol(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(self.conn.refusal or _Refusal(400, "invalid_request", msg))
+
+    def shutdown(self) -> None:
+        draining = self.app_state.get(DRAINING_STATE)
+        if draining is not None:
+            draining.begin(self.config.timeout_graceful_shutdown)
+        if self._refused:  # lingering: the refusal is sent
+            self.transport.close()
+        elif self._waiting_for_body():  # the app has nothing to answer yet: a body may never come
+            self._refuse(_Refusal(503, "unavailable", SHUTTING_DOWN, ((b"retry-after", b"5"),)))
+            self.transport.close()
+        else:
+            super().shutdown()
 
     # Bounds
 

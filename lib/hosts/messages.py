@@ -136,7 +136,8 @@ class Received:
 
     `params` maps a query parameter's name to its value, or to a list of the
     values when it was given more than once. `read_body(limit)` returns the
-    body, or raises PayloadTooLarge when it is over `limit` bytes.
+    body, or raises PayloadTooLarge when it is over `limit` bytes. `draining`
+    is the server's lib.hosts.Draining, when it shuts down gracefully.
     """
 
     method: str
@@ -145,6 +146,7 @@ class Received:
     headers: Mapping[str, str]
     peer: str | None  # the address the request came from, as the host saw it; never a header
     read_body: Callable[[int], Awaitable[bytes]]
+    draining: Any = None
 
 
 @frozen

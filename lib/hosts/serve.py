@@ -10,6 +10,7 @@ the request id, the access log line and the request metrics.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import ChainMap
@@ -19,7 +20,7 @@ import attrs
 
 from lib import errors, logs, monitoring
 from lib.access import KEY_REQUIRED, configured_key_id
-from lib.hosts import Pool
+from lib.hosts import SHUTTING_DOWN, Pool
 from lib.hosts.messages import (
     Incoming,
     Received,
@@ -77,23 +78,29 @@ async def serve(routes: Routes, pool: Pool, received: Received) -> Reply:
     request_id = request_id_from(received.headers.get("x-request-id"))
     clients = await pool.open()
     route = None
+    draining = received.draining
     try:
-        route = routes.find(received.method, received.path)
-        if route is None:  # OPTIONS: what the path allows (a CORS middleware turns it into a preflight's answer)
-            reply = Reply(headers={"Allow": ", ".join(routes.allowed(received.path))})
-        else:
-            incoming = Incoming(
-                method=received.method,
-                path=received.path,
-                request_id=request_id,
-                params=_single(received.params),
-                headers=received.headers,
-                body=await _body(received, clients.config.max_body_bytes) if received.method in _BODY_METHODS else b"",
-                client=client_address(received.peer, received.headers.get("x-forwarded-for"), clients.config.trusted_proxies),
-            )
-            reply = await dispatch(route, incoming, clients)
+        with draining.tracking() if draining else contextlib.nullcontext():
+            route = routes.find(received.method, received.path)
+            if route is None:  # OPTIONS: what the path allows (a CORS middleware turns it into a preflight's answer)
+                reply = Reply(headers={"Allow": ", ".join(routes.allowed(received.path))})
+            else:
+                incoming = Incoming(
+                    method=received.method,
+                    path=received.path,
+                    request_id=request_id,
+                    params=_single(received.params),
+                    headers=received.headers,
+                    body=await _body(received, clients.config.max_body_bytes) if received.method in _BODY_METHODS else b"",
+                    client=client_address(received.peer, received.headers.get("x-forwarded-for"), clients.config.trusted_proxies),
+                )
+                reply = await dispatch(route, incoming, clients)
     except errors.ApiError as error:
         reply = error_reply(error, request_id)
+    except BaseException as error:  # a request the shutdown's grace ran out on ends with a 503, not a cut
+        if draining is None or not draining.drained(error):
+            raise
+        reply = error_reply(errors.Unavailable(SHUTTING_DOWN), request_id)
     reply = attrs.evolve(reply, headers={**reply.headers, "X-Request-ID": request_id})
     fields = {
         "request_id": request_id,
@@ -116,7 +123,7 @@ async def serve(routes: Routes, pool: Pool, received: Received) -> Reply:
         logs.access({**fields, "latency_ms": round(seconds * 1000, 2), "stream_end": last, **reply.log})
         metrics.request(label, received.method, reply.status, seconds)
 
-    return attrs.evolve(reply, events=_sent(reply.events, request_id, ended))
+    return attrs.evolve(reply, events=_sent(reply.events, request_id, ended, draining))
 
 
 async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
@@ -169,9 +176,10 @@ def _single(params: Mapping[str, str | list[str]]) -> dict[str, str]:
     return dict(params)
 
 
-async def _sent(events: AsyncIterator[tuple[str, Any]], request_id: str, ended) -> AsyncIterator[tuple[str, Any]]:
+async def _sent(events: AsyncIterator[tuple[str, Any]], request_id: str, ended, draining=None) -> AsyncIterator[tuple[str, Any]]:
     """A handler's events as they go out: a bug in the middle ends them with an error event, not a cut; the
-    access line is written when they end, however they end."""
+    access line is written when they end, however they end (one still going at a shutdown's deadline is ended by
+    its host with an error event)."""
     last = None
     try:
         try:
@@ -184,4 +192,4 @@ async def _sent(events: AsyncIterator[tuple[str, Any]], request_id: str, ended) 
             last = "error"
             yield "error", errors.Internal().body(request_id)
     finally:
-        ended(last)
+        ended("error" if draining is not None and draining.over() and last not in ("done", "error") else last)
