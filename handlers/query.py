@@ -9,10 +9,11 @@ from lib.answer import flow
 from lib.clients import Clients
 from lib.errors import InvalidRequest
 from lib.hosts.messages import Incoming, Reply
-from lib.validation import boolean, build, integer, one_of, strip, text
+from lib.validation import boolean, build, http_url, integer, one_of, strip, text
 
 MAX_TURNS = 20
 MAX_HISTORY_CHARACTERS = 16_000
+BOOK_ID = r"[A-Za-z0-9_-]+"  # a Docusaurus docs plugin id, as Docusaurus validates it
 
 
 @frozen
@@ -63,15 +64,49 @@ class QueryRequest:
             "doc": f"earlier turns, at most {MAX_HISTORY_CHARACTERS:,} characters in all",
         },
     )
+    page_url: str | None = field(
+        default=None,
+        validator=http_url(max_length=2000, optional=True),
+        metadata={"doc": "the page selected_text comes from, with its heading's anchor: the answer's source (ignored without selected_text);"},
+    )
+    page_title: str | None = field(
+        default=None, converter=strip, validator=text(max_length=300, optional=True), metadata={"doc": "the title of page_url's page;"}
+    )
+    page_section: str | None = field(
+        default=None,
+        converter=strip,
+        validator=text(max_length=300, optional=True),
+        metadata={"doc": "the heading of page_url the selection is under;"},
+    )
     session_id: str | None = field(
         default=None, validator=text(min_length=1, max_length=128, pattern=r"[A-Za-z0-9_.-]+", optional=True)
     )
     stream: bool = field(default=False, validator=boolean, metadata={"doc": "true answers as text/event-stream"})
+    book: str | None = field(
+        default=None,
+        validator=text(min_length=1, max_length=64, pattern=BOOK_ID, optional=True),
+        metadata={"doc": "a book's id (its docs instance's id, as each source's `book` gives it): its passages are "
+                  "searched first, every book's when none of them is close enough"},
+    )
+    book_only: bool = field(
+        default=False, validator=boolean, metadata={"doc": "true searches `book` alone (then `book` is required)"}
+    )
     request_id: str = ""
     key_id: str | None = None  # a fingerprint of the API key presented, never the key
 
-    FIELDS = ("query", "top_k", "selected_text", "history", "session_id", "stream")
+    FIELDS = (
+        "query", "top_k", "selected_text", "page_url", "page_title", "page_section", "history", "session_id", "stream",
+        "book", "book_only",
+    )
     REQUIRED = ("query",)
+    SCHEMA = {  # book_only: true needs a book
+        "if": {"required": ["book_only"], "properties": {"book_only": {"const": True}}},
+        "then": {"required": ["book"], "properties": {"book": {"type": "string"}}},
+    }
+
+    def __attrs_post_init__(self) -> None:
+        if self.book_only and self.book is None:
+            raise InvalidRequest("book_only needs a book to search", field="book_only")
 
     @classmethod
     def from_json(cls, data: dict, *, request_id: str = "", key_id: str | None = None) -> "QueryRequest":
@@ -82,10 +117,13 @@ class QueryRequest:
             text=self.query,
             top_k=self.top_k,
             selected_text=self.selected_text,
+            page=flow.Page(self.page_url, self.page_title or "", self.page_section or "") if self.page_url else None,
             history=self.history,
             session_id=self.session_id,
             key_id=self.key_id,
             request_id=self.request_id,
+            book=self.book,
+            book_only=self.book_only,
         )
 
 
@@ -100,6 +138,6 @@ async def handle(request: QueryRequest, clients: Clients) -> Reply:
     if request.stream:
         fields: dict = {}  # the access log line's, filled when the stream ends
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return Reply(events=flow.events(clients, question, fields), headers=headers, log=fields)
+        return Reply(events=await flow.stream(clients, question, fields), headers=headers, log=fields)
     body = await flow.answer(clients, question)
     return Reply(body=body, log=flow.log_fields(body))

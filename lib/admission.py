@@ -1,46 +1,74 @@
-"""Admission of cache misses: at most so many retrievals at once, and a quick 503 rather than a long queue."""
+"""Admission of questions that miss the cache: a few retrievals at once, the rest queued for their turn while
+their expected wait is short, and told to come back (503, Retry-After) only when it is not.
+
+A reader would rather wait two seconds than get an error: a burst of questions queues, and is answered as
+fast as one process can retrieve. Past QUEUE_SECONDS of expected wait a longer queue only adds to every
+reader's wait and to the memory held for readers who have given up, so the newcomer is turned away at once
+with the wait it would have had, as a client (or a load balancer) can use it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import math
+import time
 
 from lib.errors import Unavailable
 
 log = logging.getLogger("bookbot")
 
-# Retrievals at once (embedding the question, searching, scoring): enough to keep a core busy
-# while embeddings and searches are in flight; beyond it a miss waits for its turn.
+# Retrievals at once (embedding the question, searching, scoring): enough to keep a core busy while
+# embeddings and searches are in flight; beyond it a question waits for its turn.
 RETRIEVAL_SLOTS = 64
-# How long a miss may wait for its turn before it is told to come back (503, Retry-After).
-RETRIEVAL_PATIENCE = 2.0
+_FIRST_GUESS = 0.05  # seconds a retrieval holds its slot, before any was measured
+_SMOOTHING = 0.1  # weight of the latest hold time in the running estimate
 
 
 class Gate:
-    """At most `slots` holders at once; a caller who would wait longer than `patience` is turned away.
+    """At most `slots` holders at once; a newcomer queues when its expected wait is at most `patience` seconds.
 
-    When misses arrive faster than one process can retrieve them, a longer queue
-    only adds to every reader's wait and to the memory held for readers who have
-    already given up; a quick 503 with Retry-After lets a client, or a load
-    balancer, try again later or elsewhere.
+    The expected wait is the queue ahead of it, times how long a holder keeps its slot (a running
+    average), over the number of slots. A queued caller that still has no slot after three times the
+    patience (the estimate was wrong) is turned away then.
     """
 
-    def __init__(self, slots: int, patience: float):
+    def __init__(self, slots: int, patience: float, *, first_guess: float = _FIRST_GUESS):
         self._slots = asyncio.Semaphore(slots)
+        self._size = slots
         self._patience = patience
+        self._waiting = 0
+        self._hold = first_guess  # seconds a holder keeps its slot, a running average from the first release on
         self.turned_away = 0
+
+    def expected_wait(self) -> float:
+        """Seconds a newcomer would wait for a slot now."""
+        if not self._slots.locked():
+            return 0.0
+        return (self._waiting + 1) * self._hold / self._size
 
     @contextlib.asynccontextmanager
     async def held(self):
+        wait = self.expected_wait()
+        if wait > self._patience:
+            self._turn_away(wait)
+        self._waiting += 1
         try:
-            await asyncio.wait_for(self._slots.acquire(), self._patience)
+            await asyncio.wait_for(self._slots.acquire(), max(3 * self._patience, 1.0))
         except TimeoutError:
-            self.turned_away += 1
-            if self.turned_away & (self.turned_away - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: an overload can't flood the log
-                log.warning("busy: %d misses turned away so far", self.turned_away)
-            raise Unavailable("the service is busy; try again in a moment", retry_after=1) from None
+            self._turn_away(self.expected_wait())
+        finally:
+            self._waiting -= 1
+        started = time.monotonic()
         try:
             yield
         finally:
+            self._hold += _SMOOTHING * (time.monotonic() - started - self._hold)
             self._slots.release()
+
+    def _turn_away(self, wait: float):
+        self.turned_away += 1
+        if self.turned_away & (self.turned_away - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: an overload can't flood the log
+            log.warning("busy: %d questions turned away so far (expected wait %.1f s)", self.turned_away, wait)
+        raise Unavailable("the service is busy; try again in a moment", retry_after=max(1, math.ceil(wait)))

@@ -14,7 +14,6 @@ uptime monitor's burst costs one set of health checks.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import hashlib
 import unicodedata
@@ -123,7 +122,9 @@ class AnswerKey:
     keys are configured: with keys, one key's answers are never served to
     another. `index_version` changes with every re-index, so a new index never
     serves an old answer; `selection` is the digest of the reader's selection,
-    and with a selection the index plays no part (collection and version None).
+    and with a selection the index plays no part (collection, version and book None).
+    `embedded` counts the chunks that have their embedding: while they are being made, each batch is a new
+    state of the index. `book` is the book searched first, or alone with `book_only`.
     """
 
     scope: str | None
@@ -134,6 +135,9 @@ class AnswerKey:
     embedding_model: str | None
     collection: str | None
     index_version: str | None
+    embedded: int | None  # the points with their embedding: the answer changes as they come
+    book: str | None = None
+    book_only: bool = False
 
 
 class Caches:
@@ -156,65 +160,3 @@ class Caches:
 
     def stats(self) -> dict:
         return {cache.name: cache.stats() for cache in (self.embeddings, self.answers, self.collection, self.health)}
-
-
-class CachedEmbeddings:
-    """An AsyncOpenAI whose one-text embedding calls go through the embeddings cache.
-
-    A query embeds one text; the indexer embeds batches, and batches (and any
-    call with options) pass straight through, as does everything else the
-    client offers.
-    """
-
-    def __init__(self, client, cache: Cache, on_usage: Callable[[str, int], None] | None = None):
-        self._client = client
-        self.embeddings = _Embeddings(client, cache, on_usage)
-
-    def __getattr__(self, name: str):
-        return getattr(self._client, name)
-
-
-class _Embeddings:
-    def __init__(self, client, cache: Cache, on_usage: Callable[[str, int], None] | None):
-        self._client = client
-        self._cache = cache
-        self._on_usage = on_usage  # told of the tokens each embedding of a question cost
-
-    async def create(self, *, model: str, input, **options):
-        texts = [input] if isinstance(input, str) else input
-        if options or not (isinstance(texts, list) and len(texts) == 1 and isinstance(texts[0], str)):
-            return await self._client.embeddings.create(model=model, input=input, **options)
-        [text] = texts
-
-        async def fetch() -> array.array:
-            response = await self._client.embeddings.create(model=model, input=[text])
-            if self._on_usage is not None and response.usage is not None:
-                self._on_usage(model, response.usage.prompt_tokens)
-            # float32 is what the API sends; a list of Python floats would take five times the memory.
-            return array.array("f", response.data[0].embedding)
-
-        vector, _ = await self._cache.get_or_compute((model, normalise(text)), fetch)
-        return _response(model, vector.tolist())
-
-
-@frozen
-class _Embedded:
-    """What the SDK's embeddings response offers the caller: `data`, each with `index` and `embedding`.
-
-    Not the SDK's own model: building one walks every float of the vector
-    through its validation, which costs more than the call it saves.
-    """
-
-    index: int
-    embedding: list[float]
-
-
-@frozen
-class _Response:
-    data: list[_Embedded]
-    model: str
-    usage: None = None
-
-
-def _response(model: str, vector: list[float]) -> _Response:
-    return _Response(data=[_Embedded(0, vector)], model=model)

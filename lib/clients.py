@@ -8,13 +8,13 @@ import logging
 import httpx2
 from attrs import Factory, define, field
 from openai import AsyncOpenAI
-from qdrant_client import AsyncQdrantClient
 
-from lib.admission import RETRIEVAL_PATIENCE, RETRIEVAL_SLOTS, Gate
-from lib.caches import CachedEmbeddings, Caches
+from lib.admission import RETRIEVAL_SLOTS, Gate
+from lib.caches import Caches
 from lib.config import Config
 from lib.guards import Guards
-from lib.index.vector_store import LocalQdrant, VectorStoreLocked, open_qdrant
+from lib.index.embedding import Embedder, open_embedder
+from lib.index.vectors import VectorStore, VectorStoreLocked, open_vectors
 from lib.metrics import Metrics
 from lib.storage import GuardedStore, Store, open_store
 
@@ -27,13 +27,14 @@ class Clients:
 
     config: Config
     store: Store
-    qdrant: AsyncQdrantClient | LocalQdrant | None = None
-    qdrant_error: str | None = None
-    openai: AsyncOpenAI | CachedEmbeddings | None = None
-    indexing: str | None = None  # what the start-up indexing of the book is doing, while it runs
+    vectors: VectorStore | None = None
+    vectors_error: str | None = None  # why the vector store is not open
+    openai: AsyncOpenAI | None = None
+    embedder: Embedder | None = None
+    indexing: object | None = None  # while the background indexing runs, its lib.index.background.Progress
     caches: Caches = field(factory=Caches)
     guards: Guards = field(default=Factory(lambda self: Guards.from_config(self.config), takes_self=True))
-    retrieval_gate: Gate = field(factory=lambda: Gate(RETRIEVAL_SLOTS, RETRIEVAL_PATIENCE))
+    retrieval_gate: Gate = field(default=Factory(lambda self: Gate(RETRIEVAL_SLOTS, self.config.queue_seconds), takes_self=True))
     background: list[asyncio.Task] = field(factory=list)
     metrics: Metrics = field(factory=Metrics)
 
@@ -44,10 +45,12 @@ class Clients:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self.embedder is not None:
+            await self.embedder.close()
         if self.openai is not None:
             await self.openai.close()
-        if self.qdrant is not None:
-            await self.qdrant.close()
+        if self.vectors is not None:
+            await self.vectors.close()
         await self.store.close()
 
 
@@ -81,14 +84,13 @@ async def open_clients(config: Config, *, background: bool = True) -> Clients:
     clients = Clients(config=config, store=open_store(config), caches=Caches(answers_ttl=config.answer_cache_seconds))
     # Once the database is known down, its calls answer 503 at once instead of queueing for DATABASE_TIMEOUT.
     clients.store = GuardedStore(clients.store, clients.guards.database)
-    openai = open_openai(config)
-    if openai is not None:
-        clients.openai = CachedEmbeddings(openai, clients.caches.embeddings, on_usage=clients.metrics.tokens)
+    clients.openai = open_openai(config)
+    clients.embedder = open_embedder(config, clients.openai, on_usage=clients.metrics.tokens)
     try:
-        clients.qdrant = open_qdrant(config)
+        clients.vectors = open_vectors(config)
     except VectorStoreLocked as error:
         log.error("%s", error)
-        clients.qdrant_error = str(error)
+        clients.vectors_error = str(error)
     if background:
         _start_background(clients)
     return clients
@@ -101,9 +103,8 @@ def _start_background(clients: Clients) -> None:
         from lib.storage.retention import prune_forever
 
         clients.background.append(asyncio.create_task(prune_forever(clients.store, config.retention_days)))
-    if config.index_on_start:
-        from lib.index.indexer import (
-            index_on_start,  # the ingest pipeline: loaded only by a server that indexes
-        )
+    from lib.index.background import (
+        keep_indexed,  # the ingest pipeline: loaded only by a server that indexes
+    )
 
-        clients.background.append(asyncio.create_task(index_on_start(clients)))
+    clients.background.append(asyncio.create_task(keep_indexed(clients)))

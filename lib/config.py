@@ -11,6 +11,7 @@ import attrs
 from attrs import frozen
 
 from lib import pricing
+from lib.book import links
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -116,6 +117,16 @@ def _variable(parse: Callable[[str], object], default: object = None):
     return attrs.field(default=default, metadata={"parse": parse})
 
 
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return chosen
+
+    return parse
+
+
 def _database_url(value: str) -> str:
     value = value.strip()
     if not value.startswith(("postgres://", "postgresql://", "sqlite:///")):
@@ -180,6 +191,15 @@ class Config:
     sentry_environment: str | None = _variable(_text)
     model_prices: tuple[tuple[str, pricing.Price], ...] = _variable(pricing.parse, ())  # MODEL_PRICES as written; see `prices`
     retention_days: int = _variable(_integer(0, 36500), 0)  # 0: the answer log is kept for ever
+    # Where dense embeddings come from; auto: the API when one is configured, else the local model.
+    embeddings: str = _variable(_choice("auto", "openai", "local", "none"), "auto")
+    # How long a question that misses the cache may expect to wait for its turn under load, before 503.
+    queue_seconds: float = _variable(_number(0, 600), 5.0)
+    # Where the book's site serves its docs (lib.book.site): each replaces the value docusaurus.config gives.
+    book_url: str | None = _variable(links.site_url)  # the site's `url`: sources' links are absolute with it
+    book_base_url: str | None = _variable(links.base_url)
+    book_route_base_path: str | None = _variable(links.route_base_path)
+    book_trailing_slash: str | None = _variable(links.trailing_slash)  # true, false or unset
     # What the HTTP server gives its clients (lib/hosts/server.py): time to send a request's headers, then its
     # body, and connections held at once.
     header_timeout_seconds: float = _variable(_number(0.1, 3600), 10.0)
@@ -219,8 +239,20 @@ class Config:
         return self.openai_enabled and bool(self.openai_generation_model)
 
     @property
+    def embedding_source(self) -> str:
+        """Where dense embeddings come from: `openai`, `local` or `none` (sparse search alone)."""
+        if self.embeddings != "auto":
+            return self.embeddings
+        return "openai" if self.openai_enabled and self.openai_embedding_model else "local"
+
+    @property
     def dense_enabled(self) -> bool:
-        return self.openai_enabled and bool(self.openai_embedding_model)
+        return self.embedding_source != "none"
+
+    @property
+    def embedding_model(self) -> str | None:
+        """The name the collection records for its embeddings."""
+        return {"openai": self.openai_embedding_model, "local": "all-MiniLM-L6-v2"}.get(self.embedding_source)
 
     @property
     def threshold(self) -> float:
@@ -236,7 +268,12 @@ class Config:
 
     @property
     def qdrant_path(self) -> Path:
+        """Where Qdrant's local mode kept the collections, before the embedded engine: migrated from on start."""
         return self.data_dir / "qdrant"
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.data_dir / "vectors"
 
     @property
     def sqlite_path(self) -> Path:

@@ -40,7 +40,7 @@ from lib.config import (
     ConfigError,
 )
 from lib.errors import ApiError, Unavailable
-from lib.index.indexer import chunks_of, index_chunks, load_pages
+from lib.index.indexer import chunks_of, fill_embeddings, index_chunks, load_pages
 
 DEPTH = 10  # how far down the ranking the ranking figures look
 RANKS = (1, 5, 10)
@@ -346,18 +346,11 @@ class Run:
 async def _sections(clients: Clients, collection: retrieval.Collection) -> tuple[set[str], dict[tuple[str, str], str]]:
     """Every section url of the collection, and each (source, heading)'s url."""
     urls, by_heading = set(), {}
-    offset = None
-    while True:
-        points, offset = await clients.qdrant.scroll(
-            collection.name, limit=1024, offset=offset, with_payload=["url", "source", "section"], with_vectors=False
-        )
-        for point in points:
-            payload = point.payload or {}
-            url = normalise_url(payload.get("url", ""))
-            urls.add(url)
-            by_heading.setdefault((payload.get("source", ""), payload.get("section", "")), url)
-        if offset is None:
-            return urls, by_heading
+    for payload in (await clients.vectors.payloads()).values():
+        url = normalise_url(payload.get("url", ""))
+        urls.add(url)
+        by_heading.setdefault((payload.get("source", ""), payload.get("section", "")), url)
+    return urls, by_heading
 
 
 async def _gone(clients: Clients, collection: retrieval.Collection, cases: Sequence[Case]) -> set[str]:
@@ -367,10 +360,7 @@ async def _gone(clients: Clients, collection: retrieval.Collection, cases: Seque
     for chunk_id in ids:
         with contextlib.suppress(ValueError):
             valid.add(str(uuid.UUID(chunk_id)))
-    held = set()
-    if valid:
-        points = await clients.qdrant.retrieve(collection.name, ids=sorted(valid), with_payload=False)
-        held = {str(point.id) for point in points}
+    held = set(await clients.vectors.payloads()) if valid else set()
     return ids - held
 
 
@@ -462,19 +452,16 @@ async def fresh_index(config: Config, sources: Sequence[str], *, chunk_size: int
             chunk_size=chunk_size,
             chunk_overlap=config.chunk_overlap if config.chunk_overlap < chunk_size else chunk_size // 10,
         )
-        clients = await open_clients(config)
+        clients = await open_clients(config, background=False)
         try:
             pages, failed = await asyncio.to_thread(load_pages, sources, config, say)
             if failed:
                 say(f"{len(failed)} pages failed to load and are left out")
             summary = await index_chunks(
-                chunks_of(pages, config),
-                qdrant=clients.qdrant,
-                embedder=clients.openai,
-                config=config,
-                collection=config.qdrant_collection_name,
-                sources=list(sources),
+                chunks_of(pages, config), vectors=clients.vectors, embedder=clients.embedder, config=config, sources=list(sources)
             )
+            if clients.embedder is not None:
+                summary.embedded = await fill_embeddings(clients.vectors, clients.embedder)
             say(f"indexed {summary.added} chunks of {len(pages)} pages at CHUNK_SIZE {chunk_size}")
             yield clients
         finally:

@@ -72,7 +72,7 @@ class Metrics:
         )
         self._query_seconds = Histogram(
             "bookbot_query_duration_seconds",
-            "Time to answer a question, by answer mode (rag, selected_text, extractive) and whether a cache served it",
+            "Time to answer a question, by answer mode (rag, selected_text, extractive, refusal) and whether a cache served it",
             ("mode", "cached"), buckets=_SECONDS, registry=self.registry,
         )
         self._refusals = Counter(

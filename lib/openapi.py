@@ -71,15 +71,28 @@ def _errors(*, limited: bool) -> dict:
 
 _SOURCE = {
     "type": "object",
-    "required": ["n", "title", "section", "url", "score", "snippet", "chunk_id"],
+    "required": ["n", "title", "section", "url", "book", "score", "snippet", "chunk_id"],
     "properties": {
         "n": {"type": "integer", "minimum": 1},
         "title": _STRING,
         "section": _STRING,
-        "url": {"type": "string", "description": "the page's route plus the heading's anchor"},
+        "url": {
+            "type": "string",
+            "description": "where the section is read: the page's address as the built site serves it (baseUrl, "
+            "trailingSlash) plus `#` and the heading's anchor, percent-encoded; absolute "
+            "(https://example.org/base/handbook/beds#bed-widths) when the site's url is known (its "
+            "docusaurus.config, BOOK_URL, or the crawled address), else a path from the site's root "
+            "(/docs/intro#setup). A heading without an id (an H1) links to the nearest heading above it that "
+            "has one, or to the page. For an answer about a selection: the page_url the request sent.",
+        },
+        "book": {
+            "type": ["string", "null"],
+            "description": "the id of the docs instance (book) the section is in (`default` for the classic "
+            "preset's docs); null for a crawled page that is no docs page, or a selection's page",
+        },
         "score": {"type": "number", "minimum": 0, "maximum": 1},
         "snippet": _STRING,
-        "chunk_id": _STRING,
+        "chunk_id": {"type": "string", "description": "the passage's id in the index; empty for a selection's page"},
     },
 }
 _SCHEMAS = {
@@ -117,7 +130,13 @@ _SCHEMAS = {
             "answer": {"type": "string", "description": "Markdown; every [n] refers to an entry of sources"},
             "answerable": {"type": "boolean"},
             "refusal_reason": {"type": ["string", "null"], "enum": ["no_hits", "low_score", "out_of_scope", None]},
-            "mode": {"type": "string", "enum": ["rag", "selected_text", "extractive"]},
+            "mode": {
+                "type": "string",
+                "enum": ["rag", "selected_text", "extractive", "refusal"],
+                "description": "how the answer was made: rag (passages and a language model), selected_text (the "
+                "reader's selection and a model), extractive (quoted, no model), refusal (exactly when answerable is "
+                "false; model and usage still say what a model was asked, e.g. when it judged the book silent)",
+            },
             "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}},
             "model": _NULLABLE_STRING,
             "usage": {
@@ -142,11 +161,15 @@ _SCHEMAS = {
         "type": "object",
         "required": ["status", "services", "collection", "version"],
         "properties": {
-            "status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]},
+            "status": {
+                "type": "string",
+                "enum": ["healthy", "degraded", "unhealthy", "starting"],
+                "description": "starting (HTTP 200) while the book is indexed at start-up; unhealthy is the only 503",
+            },
             "services": {
                 "type": "object",
                 "properties": {
-                    name: {"type": "string", "enum": ["healthy", "unhealthy", "disabled"]}
+                    name: {"type": "string", "enum": ["healthy", "unhealthy", "disabled", "starting"]}
                     for name in ("database", "vector_db", "openai_api")
                 },
             },
@@ -159,7 +182,10 @@ _SCHEMAS = {
                 },
             },
             "version": _STRING,
-            "indexing": {"type": "string", "description": "present while the book is being indexed"},
+            "indexing": {
+                "type": "string",
+                "description": "present while the book is being indexed at start-up: what, and the latest progress",
+            },
             "errors": {"type": "object", "additionalProperties": _STRING, "description": "why, per service"},
         },
     },
@@ -340,7 +366,7 @@ def _health(method: str) -> dict:
         "operationId": f"health_{method}",
         "description": "Not rate-limited; the report is cached for a few seconds.",
         "responses": {
-            "200": _json("healthy or degraded: the service can answer", "Health"),
+            "200": _json("healthy or degraded: the service can answer; starting: the book is being indexed at start-up", "Health"),
             "503": _json("unhealthy: the service can't answer", "Health"),
         },
     }
@@ -364,6 +390,7 @@ def _object(cls: type) -> dict:
         "additionalProperties": False,
         "description": "A null field counts as absent. The body is at most MAX_BODY_BYTES (64 KiB by default).",
         "properties": {name: field_schema(fields[name]) for name in cls.FIELDS},
+        **getattr(cls, "SCHEMA", {}),  # what ties fields together
     }
 
 

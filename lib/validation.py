@@ -128,6 +128,35 @@ def one_of(choices: Iterable[Any], *, optional: bool = False) -> _OneOf:
 
 
 @frozen
+class _HttpUrl:
+    max_length: int
+    optional: bool
+
+    # Printable ASCII without spaces: a browser's location.href is always that (it percent-encodes the rest),
+    # and Python and JSON Schema read this class the same way.
+    PATTERN = r"https?://[!-~]+"
+
+    def __call__(self, instance, attribute: attrs.Attribute, value: Any) -> None:
+        name = attribute.name
+        if value is None and self.optional:
+            return
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{name} must be a string", field=name)
+        if len(value) > self.max_length:
+            raise InvalidRequest(f"{name} must have at most {self.max_length} characters, got {len(value)}", field=name)
+        if not re.fullmatch(self.PATTERN, value):
+            raise InvalidRequest(f"{name} must be an http:// or https:// URL without spaces", field=name)
+
+    def schema(self, stripped: bool) -> dict:
+        return {"type": _nullable("string", self.optional), "maxLength": self.max_length, "pattern": f"^{self.PATTERN}$"}
+
+
+def http_url(*, max_length: int, optional: bool = False) -> _HttpUrl:
+    """Validator: an absolute http(s) URL of printable ASCII, such as a page's address."""
+    return _HttpUrl(max_length, optional)
+
+
+@frozen
 class _Boolean:
     def __call__(self, instance, attribute: attrs.Attribute, value: Any) -> None:
         if not isinstance(value, bool):

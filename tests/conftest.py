@@ -67,8 +67,16 @@ def fake_openai(openai_server) -> FakeOpenAI:
 @pytest.fixture(scope="session")
 def sparse_index(tmp_path_factory) -> Config:
     """The bundled book indexed without a model: sparse vectors only."""
-    config = Config(data_dir=tmp_path_factory.mktemp("sparse"), index_on_start=False)
+    config = Config(data_dir=tmp_path_factory.mktemp("sparse"), index_on_start=False, embeddings="none")
     index_book(config)
+    return config
+
+
+@pytest.fixture(scope="session")
+def server_index(tmp_path_factory) -> Config:
+    """The bundled book indexed without a model into Qdrant's local mode, as a Qdrant server holds it."""
+    config = Config(data_dir=tmp_path_factory.mktemp("server"), index_on_start=False, embeddings="none")
+    index_book(config, server=True)
     return config
 
 

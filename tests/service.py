@@ -49,7 +49,9 @@ class Service:
         self.in_process = not process and command is None
         base = {key: value for key, value in os.environ.items() if not key.startswith(("OPENAI_", "QDRANT_", "DATABASE_"))}
         # Tests change the fake model's answer between questions: no answer cache unless a test asks for one.
-        self.env = {**base, "PORT": str(self.port), "INDEX_ON_START": "false", "ANSWER_CACHE_SECONDS": "0", **env}
+        # No local embedding model unless a test asks for one: it would embed every book a test indexes.
+        defaults = {"INDEX_ON_START": "false", "ANSWER_CACHE_SECONDS": "0", "EMBEDDINGS": "none" if "OPENAI_BASE_URL" not in env else "auto"}
+        self.env = {**base, "PORT": str(self.port), **defaults, **env}
         self._scratch = None
         if "DATA_DIR" not in env:  # never the repository's ./data
             self._scratch = tempfile.TemporaryDirectory(prefix="bookbot-service-")

@@ -13,6 +13,8 @@ it here and compare the URLs Bookbot's ingester emits against what Docusaurus re
   a half-filled cache.
 - Node and npm are required: without them this raises SiteBuildError rather than skipping.
 - `read_manifest()` turns a build folder into {URL path: canonical link, element ids, headings}.
+- `built()` gives a config's build made once per process (in a temporary folder removed at exit), for
+  the tests of several modules that check against the same build.
 
 Run `python -m tests.sitebuild OUT_DIR` to build every config into OUT_DIR/<name>/ and write
 OUT_DIR/site-manifest-<name>.json beside each, with the time each step took.
@@ -20,6 +22,7 @@ OUT_DIR/site-manifest-<name>.json beside each, with the time each step took.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -120,6 +124,34 @@ def build(
     if not (out_dir / "index.html").is_file():
         raise SiteBuildError(f"docusaurus build --config {config_file} wrote no index.html in {out_dir}")
     return out_dir
+
+
+TESTED = ("trailing-false", "trailing-true") + (("trailing-unset",) if os.environ.get("BOOKBOT_SITE_BUILDS") == "all" else ())
+"""The configs the tests build: unset writes what true writes (see tests/lib/book/test_site_build.py),
+unless BOOKBOT_SITE_BUILDS=all."""
+
+_BUILT: dict[str, Path] = {}
+
+
+def built(name: str) -> Path:
+    """The build of the config named `name` (a key of CONFIGS), made at most once per process.
+
+    The first call builds every config of TESTED not built yet, at the same time: a build keeps about one
+    core busy, and the tests wait on it with the other idle.
+    """
+    if name not in _BUILT:
+        wanted = [name] + [other for other in TESTED if other != name and other not in _BUILT]
+        node_modules()  # once, before the builds share it
+        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+            for other, folder in zip(wanted, pool.map(_build_in_scratch, wanted)):
+                _BUILT[other] = folder
+    return _BUILT[name]
+
+
+def _build_in_scratch(name: str) -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix=f"bookbot-built-{name}-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return build(CONFIGS[name], scratch / "build")
 
 
 def read_manifest(build_dir: Path, base_url: str = BASE_URL) -> dict[str, Any]:

@@ -48,6 +48,10 @@ def test_reads_values_and_strips_them():
         ("MODEL_PRICES", "gpt-4o-mini:0.15/0.60"),
         ("RETENTION_DAYS", "-1"),
         ("RETENTION_DAYS", "a year"),
+        ("BOOK_URL", "https://example.org/base/"),
+        ("BOOK_URL", "example.org"),
+        ("BOOK_BASE_URL", "https://example.org/base/"),
+        ("BOOK_TRAILING_SLASH", "sometimes"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -60,6 +64,13 @@ def test_model_prices_add_to_the_default_price_and_replace_it_when_they_name_its
     assert Config.from_environ({}).prices == {"gpt-4o-mini": Price(prompt=0.15, completion=0.6)}
     config = Config.from_environ({"MODEL_PRICES": "gpt-4o-mini=0.2/0.8, local-llama=0/0"})
     assert config.prices == {"gpt-4o-mini": Price(prompt=0.2, completion=0.8), "local-llama": Price(prompt=0, completion=0)}
+
+
+def test_the_books_site_values_are_read_as_docusaurus_normalises_them():
+    config = Config.from_environ({"BOOK_URL": "https://example.org/", "BOOK_BASE_URL": "base", "BOOK_ROUTE_BASE_PATH": "handbook/", "BOOK_TRAILING_SLASH": "False"})
+    assert (config.book_url, config.book_base_url, config.book_route_base_path, config.book_trailing_slash) == (
+        "https://example.org", "/base/", "/handbook", "false")
+    assert Config.from_environ({}).book_url is None
 
 
 def test_retention_days_keeps_the_answer_log_for_ever_unless_set():

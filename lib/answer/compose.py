@@ -7,18 +7,16 @@ lib.answer.flow carries a plan out; the evaluation runs the same code.
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from typing import Callable, Sequence
 
 import attrs
 from attrs import frozen
 
-from lib.answer import extractive, generation, retrieval
+from lib.answer import extractive, followup, generation, retrieval
 from lib.errors import Unavailable
 
 SNIPPET_CHARACTERS = 240
-_MARKUP = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|[*`]+()|^#+\s*()", re.M)  # links keep their text
+REFUSAL = "refusal"  # the mode of every refusal: answerable is false exactly when the mode is this
 REFUSALS = {
     "no_hits": "I could not find anything about this in the book.",
     "low_score": "The book does not seem to cover this; nothing in it matches the question closely enough.",
@@ -54,7 +52,7 @@ class Plan:
     def finish(self, generated: generation.Generated) -> Answer:
         """The model's answer, checked: a refusal when it says the book lacks it, dangling citations gone."""
         if generated.not_in_book:
-            return Answer(REFUSALS["out_of_scope"], self.mode, refusal_reason="out_of_scope", generated=generated, retrieved=self.retrieved)
+            return Answer(REFUSALS["out_of_scope"], REFUSAL, refusal_reason="out_of_scope", generated=generated, retrieved=self.retrieved)
         text, _ = generation.keep_valid_citations(generated.text, len(self.passages))
         return Answer(text, self.mode, self.passages, generated=generated, retrieved=self.retrieved)
 
@@ -71,16 +69,13 @@ class Plan:
 
 def source(n: int, passage: retrieval.Passage) -> dict:
     """One entry of an answer's sources; the snippet is plain text, as a reader sees the passage."""
-    # Only the passage's start can end up in the snippet: clean no more than that.
-    head = passage.text[: SNIPPET_CHARACTERS * 2]
-    snippet = " ".join(html.unescape(_MARKUP.sub(r"\1", head)).split())
-    if len(snippet) > SNIPPET_CHARACTERS:
-        snippet = snippet[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
+    snippet = extractive.snippet(passage.text, SNIPPET_CHARACTERS)
     return {
         "n": n,
         "title": passage.title,
         "section": passage.section,
         "url": passage.url,
+        "book": passage.book,
         "score": passage.score,
         "snippet": snippet,
         "chunk_id": passage.chunk_id,
@@ -88,20 +83,27 @@ def source(n: int, passage: retrieval.Passage) -> dict:
 
 
 def refusal(reason: str, collection: retrieval.Collection, retrieved=()) -> Plan:
-    answer = Answer(REFUSALS[reason], "rag", refusal_reason=reason, retrieved=retrieved)
+    answer = Answer(REFUSALS[reason], REFUSAL, refusal_reason=reason, retrieved=retrieved)
     return Plan(answer=answer, retrieved=retrieved, collection=collection)
 
 
 def quoted(question: str, passages: tuple) -> Answer:
     """The passages' best sentences, cited: the answer when no model is configured or it fails."""
-    text = extractive.extract(question, [passage.text for passage in passages])
+    texts = [passage.text for passage in passages]
+    text = extractive.extract(question, texts, headings=[f"{passage.title} {passage.section}" for passage in passages])
     if not text:
         text = f"{source(1, passages[0])['snippet']} [1]"
     return Answer(text=text, mode="extractive", passages=passages, retrieved=passages)
 
 
-def quoted_selection(question: str, selection: str) -> Answer:
-    return Answer(text=extractive.extract(question, [selection], cite=False) or selection[:500], mode="extractive")
+def quoted_selection(question: str, selection: str, passages: tuple = ()) -> Answer:
+    text = extractive.extract(question, [selection], cite=False) or selection[:500]
+    return Answer(text=text, mode="extractive", passages=passages)
+
+
+def selection_passage(selection: str, page) -> retrieval.Passage:
+    """The page a selection was made on, as the answer's one source: the reader chose it, so it scores 1."""
+    return retrieval.Passage(chunk_id="", title=page.title or page.url, section=page.section or page.title, url=page.url, text=selection, score=1.0)
 
 
 async def prepare(
@@ -111,39 +113,56 @@ async def prepare(
     query: str,
     top_k: int | None = None,
     selected_text: str | None = None,
+    page=None,
     history: Sequence = (),
+    book: str | None = None,
+    book_only: bool = False,
 ) -> Plan:
-    """Everything up to the model: retrieval, the threshold, and the messages or a finished answer."""
+    """Everything up to the model: retrieval, the threshold, and the messages or a finished answer.
+
+    A selection is answered from itself alone; `page` (a flow.Page), when the client says where it was
+    selected, is the answer's source. With a `book`, its passages are searched first and every book's only
+    when none of them reaches the threshold (the reader's page is in that book, the answer may be in
+    another); with `book_only`, its alone.
+    """
     config = clients.config
     if selected_text:
-        fallback = lambda: quoted_selection(query, selected_text)  # noqa: E731
+        cited = (selection_passage(selected_text, page),) if page else ()
+        fallback = lambda: quoted_selection(query, selected_text, cited)  # noqa: E731
         if not config.generation_enabled:
-            return Plan(answer=await asyncio.to_thread(fallback), mode="extractive")
+            return Plan(answer=await asyncio.to_thread(fallback), mode="extractive", passages=cited)
         messages = generation.selection_messages(query, selected_text)
-        return Plan(messages=messages, mode="selected_text", fallback=fallback)
+        return Plan(messages=messages, mode="selected_text", passages=cited, fallback=fallback)
     if collection is None or collection.points == 0:
         raise Unavailable(f"the book is not indexed yet (collection {config.qdrant_collection_name} is empty)", retry_after=30)
     mismatch = retrieval.dense_mismatch(collection, config)
     if mismatch:
         raise Unavailable(mismatch, retry_after=300)
-    question = await generation.standalone_question(clients, query, history)
+    asked = await followup.standalone(clients, collection, query, history)
     async with clients.retrieval_gate.held():  # more misses than one process can retrieve wait, briefly
-        found = tuple(await retrieval.search(clients, question, top_k or config.top_k, collection))
+        found, passages = await _retrieve(clients, asked.search, top_k or config.top_k, collection, book)
+        if book is not None and not book_only and not passages:
+            found, passages = await _retrieve(clients, asked.search, top_k or config.top_k, collection, None)
     if not found:
         return refusal("no_hits", collection)
-    passages = tuple(passage for passage in found if passage.score >= config.threshold)
     if not passages:
         return refusal("low_score", collection, retrieved=found)
     if not config.generation_enabled:
-        done = await asyncio.to_thread(quoted, question, passages)
+        done = await asyncio.to_thread(quoted, asked.text, passages)
         return Plan(answer=done, passages=passages, retrieved=found, collection=collection)
     return Plan(
-        messages=generation.answer_messages(question, passages),
+        messages=generation.answer_messages(asked.text, passages),
         passages=passages,
         retrieved=found,
         collection=collection,
-        fallback=lambda: quoted(question, passages),
+        fallback=lambda: quoted(asked.text, passages),
     )
+
+
+async def _retrieve(clients, question: str, top_k: int, collection, book: str | None) -> tuple[tuple, tuple]:
+    """(the passages found, those that reach the threshold), of one book or of all."""
+    found = tuple(await retrieval.search(clients, question, top_k, collection, book=book))
+    return found, tuple(passage for passage in found if passage.score >= clients.config.threshold)
 
 
 def sources(answer_or_plan) -> list[dict]:

@@ -1,7 +1,7 @@
 """A reader's question answered, plainly or as server-sent events, along one path: the cache, the plan, the
 model's text checked as it comes, the reply, and the answer log.
 
-`answer` and `events` differ only in how the model is asked (one completion,
+`answer` and `stream` differ only in how the model is asked (one completion,
 or a stream) and in what they hand back: a JSON body, or events (`sources`,
 `delta`…, then `done` or `error`). Everything else, from the cache key to the
 citation filter and the quoted fallback, is `_answering`.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Sequence
 
@@ -20,7 +19,17 @@ from attrs import frozen
 from lib.answer import compose, generation, retrieval
 from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, Unavailable
+from lib.ids import new_id
 from lib.storage.records import AnswerRecord
+
+
+@frozen
+class Page:
+    """Where a reader's selection comes from, as the widget tells it: the answer's one source."""
+
+    url: str
+    title: str = ""
+    section: str = ""
 
 
 @frozen
@@ -30,10 +39,13 @@ class Question:
     text: str
     top_k: int | None = None
     selected_text: str | None = None
+    page: Page | None = None  # with selected_text: the page it was selected on
     history: Sequence = ()  # earlier turns, each with a role and content
     session_id: str | None = None
     key_id: str | None = None  # the id of the API key presented: with API_KEYS, one key's answers serve no other
     request_id: str = ""
+    book: str | None = None  # the book searched first (a docs instance's id)
+    book_only: bool = False  # ... or alone
 
 
 async def answer(clients, question: Question) -> dict:
@@ -45,7 +57,10 @@ async def answer(clients, question: Question) -> dict:
     started = time.perf_counter()
     collection = None if question.selected_text else await _describe(clients)
     key = _key(clients, question, collection)
-    fresh = lambda: _collected(_answering(clients, question, collection, stream=False))  # noqa: E731
+
+    async def fresh() -> compose.Answer:
+        return await _collected(_answering(clients, await _plan(clients, question, collection), stream=False))
+
     if key is None:
         found, cached = await fresh(), False
     else:
@@ -55,35 +70,44 @@ async def answer(clients, question: Question) -> dict:
     return body
 
 
-async def events(clients, question: Question, fields: dict) -> AsyncIterator[tuple[str, Any]]:
-    """`sources`, `delta` events as the model writes, then `done`; or an `error`. A cached answer is replayed.
+async def stream(clients, question: Question, fields: dict) -> AsyncIterator[tuple[str, Any]]:
+    """The answer as events: `sources`, `delta` events as the model writes, then `done`, or an `error` when the
+    model fails in the middle. A cached answer is replayed.
 
-    Fills `fields` for the request's access log line once the answer is known.
+    Everything that can refuse the question (the vector store down, the book not indexed, a crowd past the
+    wait bound) happens before this returns, so that the host answers with that status, not a stream that
+    starts and fails. Fills `fields` for the request's access log line once the answer is known.
     """
     started = time.perf_counter()
-    try:
-        collection = None if question.selected_text else await _describe(clients)
-        key = _key(clients, question, collection)
-        found = clients.caches.answers.get(key) if key is not None else None
-        if found is not None:
-            body = _body(question, found, cached=True)
-            yield "sources", body["sources"]
-            yield "delta", {"text": found.text}
-        else:
-            async for event, data in _answering(clients, question, collection, stream=True):
-                if event != "answer":
-                    yield event, data
-                    continue
-                found = data
-                if key is not None and _worth_keeping(found):
-                    clients.caches.answers.put(key, found)
-            body = _body(question, found, cached=False)
-    except ApiError as error:
-        yield "error", error.body(question.request_id)
-        return
-    _log(clients, question, body, found, started)
-    fields.update(log_fields(body))
-    yield "done", {name: value for name, value in body.items() if name not in ("answer", "sources")}
+    collection = None if question.selected_text else await _describe(clients)
+    key = _key(clients, question, collection)
+    found = clients.caches.answers.get(key) if key is not None else None
+    plan = None if found is not None else await _plan(clients, question, collection)
+
+    async def events() -> AsyncIterator[tuple[str, Any]]:
+        nonlocal found
+        try:
+            if found is not None:
+                body = _body(question, found, cached=True)
+                yield "sources", body["sources"]
+                yield "delta", {"text": found.text}
+            else:
+                async for event, data in _answering(clients, plan, stream=True):
+                    if event != "answer":
+                        yield event, data
+                        continue
+                    found = data
+                    if key is not None and _worth_keeping(found):
+                        clients.caches.answers.put(key, found)
+                body = _body(question, found, cached=False)
+        except ApiError as error:
+            yield "error", error.body(question.request_id)
+            return
+        _log(clients, question, body, found, started)
+        fields.update(log_fields(body))
+        yield "done", {name: value for name, value in body.items() if name not in ("answer", "sources")}
+
+    return events()
 
 
 def log_fields(body: dict) -> dict:
@@ -91,9 +115,21 @@ def log_fields(body: dict) -> dict:
     return {"mode": body["mode"], "cached": body["cached"], "answerable": body["answerable"], **body["usage"]}
 
 
-async def _answering(
-    clients, question: Question, collection: retrieval.Collection | None, *, stream: bool
-) -> AsyncIterator[tuple[str, Any]]:
+async def _plan(clients, question: Question, collection: retrieval.Collection | None) -> compose.Plan:
+    return await compose.prepare(
+        clients,
+        collection,
+        query=question.text,
+        top_k=question.top_k,
+        selected_text=question.selected_text,
+        page=question.page,
+        history=question.history,
+        book=question.book,
+        book_only=question.book_only,
+    )
+
+
+async def _answering(clients, plan: compose.Plan, *, stream: bool) -> AsyncIterator[tuple[str, Any]]:
     """`sources`, `delta` events, then ("answer", the settled Answer): the one path of both replies.
 
     The model's text goes out as it comes, less every citation that points
@@ -101,14 +137,6 @@ async def _answering(
     "not in the book" marker. A model that fails before its first word gives
     the quoted answer instead; one that fails later ends the reply with an error.
     """
-    plan = await compose.prepare(
-        clients,
-        collection,
-        query=question.text,
-        top_k=question.top_k,
-        selected_text=question.selected_text,
-        history=question.history,
-    )
     yield "sources", compose.sources(plan)
     if plan.answer is not None:
         yield "delta", {"text": plan.answer.text}
@@ -169,11 +197,14 @@ def _key(clients, question: Question, collection: retrieval.Collection | None) -
         scope=question.key_id if config.api_keys else None,
         question=normalise(question.text),
         top_k=question.top_k or config.top_k,
-        selection=digest(question.selected_text),
+        selection=digest(question.selected_text and f"{question.page}\n{question.selected_text}"),  # its source too
         generation_model=config.openai_generation_model if config.generation_enabled else None,
-        embedding_model=config.openai_embedding_model if config.dense_enabled else None,
+        embedding_model=config.embedding_model,
         collection=None if question.selected_text else collection.name,
         index_version=None if question.selected_text else collection.index_version,
+        embedded=None if question.selected_text else collection.dense_points,
+        book=None if question.selected_text else question.book,
+        book_only=question.book_only and not question.selected_text,
     )
 
 
@@ -186,7 +217,7 @@ def _body(question: Question, found: compose.Answer, *, cached: bool) -> dict:
     generated = found.generated
     spent = generated is not None and not cached
     return {
-        "id": f"ans_{uuid.uuid4().hex}",
+        "id": f"ans_{new_id()}",
         "answer": found.text,
         "answerable": found.refusal_reason is None,
         "refusal_reason": found.refusal_reason,

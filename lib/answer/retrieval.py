@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from operator import mul
+from typing import Sequence
 
-import openai
+import numpy as np
 from attrs import frozen
-from qdrant_client import models
-from qdrant_client.http.exceptions import ResponseHandlingException
 
-from lib.breaker import CircuitOpen, retrying
+from lib.breaker import CircuitOpen
+from lib.caches import normalise
 from lib.errors import Unavailable, UpstreamTimeout
 from lib.index import sparse
+from lib.index.embedding import EmbeddingFailed
 from lib.index.sparse import DENSE, SPARSE
+from lib.index.vectors import Collection, Hit
 
 log = logging.getLogger("bookbot")
 
@@ -42,17 +42,6 @@ MAX_IDF_TERMS = 64  # a question's terms whose IDF is looked up; the rest weigh 
 
 
 @frozen
-class Collection:
-    """What the service needs to know about the indexed book."""
-
-    name: str
-    points: int
-    dense_size: int | None
-    dense_model: str | None
-    index_version: str | None
-
-
-@frozen
 class Passage:
     chunk_id: str
     title: str
@@ -60,15 +49,18 @@ class Passage:
     url: str
     text: str
     score: float
+    book: str | None = None  # the id of the docs instance it comes from
 
 
-async def _qdrant(clients, read):
-    """`await read()` against Qdrant: behind its breaker, within QDRANT_TIMEOUT in all, once more after a
-    dropped connection (reads are safe to repeat). Unavailable (503) or UpstreamTimeout (504) otherwise."""
+async def _vectors(clients, read):
+    """`await read()` against the vector store: behind its breaker, within QDRANT_TIMEOUT.
+    Unavailable (503) or UpstreamTimeout (504) otherwise."""
+    if clients.vectors is None:
+        raise Unavailable(clients.vectors_error or "the vector store is not open", retry_after=30)
     try:
         with clients.guards.qdrant.call():
             async with asyncio.timeout(clients.config.qdrant_timeout):
-                return await retrying(read, retry_on=(ResponseHandlingException,))
+                return await read()
     except CircuitOpen as error:
         raise Unavailable("the vector store is unreachable", retry_after=error.retry_after_seconds) from None
     except TimeoutError:
@@ -80,92 +72,84 @@ async def _qdrant(clients, read):
 
 
 async def describe_collection(clients) -> Collection | None:
-    """The collection's vector config and size, or None when it does not exist yet."""
-    name = clients.config.qdrant_collection_name
-    if clients.qdrant is None:
-        raise Unavailable(clients.qdrant_error or "the vector store is not open", retry_after=30)
-
-    async def read():
-        if not await clients.qdrant.collection_exists(name):
-            return None
-        return await clients.qdrant.get_collection(name)
-
-    info = await _qdrant(clients, read)
-    if info is None:
-        return None
-    vectors = info.config.params.vectors
-    dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
-    metadata = info.config.metadata or {}
-    return Collection(
-        name=name,
-        points=info.points_count or 0,
-        dense_size=dense.size if dense else None,
-        dense_model=metadata.get("dense_model"),
-        index_version=metadata.get("index_version"),
-    )
+    """The collection's size, dense vectors and version, or None when it does not exist yet."""
+    return await _vectors(clients, lambda: clients.vectors.describe())
 
 
 def dense_mismatch(collection: Collection, config) -> str | None:
     """Why the collection's dense vectors can't serve the configured model, if they can't."""
     if not config.dense_enabled or collection.dense_size is None:
         return None
-    if collection.dense_model and collection.dense_model != config.openai_embedding_model:
+    if collection.dense_model and collection.dense_model != config.embedding_model:
         return (
-            f"collection {collection.name} was indexed with {collection.dense_model} but "
-            f"OPENAI_EMBEDDING_MODEL is {config.openai_embedding_model}; re-run python -m lib.ingest --recreate"
+            f"collection {collection.name} was indexed with {collection.dense_model} but the configured embeddings "
+            f"are {config.embedding_model}; re-run python -m lib.ingest --recreate"
         )
     return None
 
 
-async def embed(clients, texts: list[str]) -> list[list[float]]:
-    """Dense embeddings from the configured model, within OPENAI_TIMEOUT, behind the model's breaker."""
+async def embed_question(clients, question: str) -> Sequence[float]:
+    """The question's embedding by the configured model, from the cache when it was asked lately; a remote
+    model is called within OPENAI_TIMEOUT, behind its breaker."""
+    embedder = clients.embedder
+    if embedder is None:
+        raise Unavailable("no embedding model is configured")
+
+    async def compute():
+        [vector] = await embedder.embed([question])
+        return vector
+
+    if not embedder.remote:
+        vector, _ = await clients.caches.embeddings.get_or_compute((embedder.model, normalise(question)), compute)
+        return vector
     try:
         with clients.guards.openai.call():
             async with asyncio.timeout(clients.config.openai_timeout):
-                response = await clients.openai.embeddings.create(
-                    model=clients.config.openai_embedding_model, input=texts
-                )
+                vector, _ = await clients.caches.embeddings.get_or_compute((embedder.model, normalise(question)), compute)
+                return vector
     except CircuitOpen as error:
         raise Unavailable("the embedding model is unavailable", retry_after=error.retry_after_seconds) from None
-    except (openai.APITimeoutError, TimeoutError):
+    except TimeoutError:
         raise UpstreamTimeout("the embedding model took too long") from None
-    except openai.APIError as error:
+    except EmbeddingFailed as error:
         log.warning("embedding failed: %s", error)
         raise Unavailable("the embedding model is unavailable") from None
-    return [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
 
 
-def _norm(vector: list[float]) -> float:
-    return math.sqrt(sum(map(mul, vector, vector)))
+def cosines(question: Sequence[float], passages: Sequence[Sequence[float]]) -> list[float]:
+    """The cosine of the question's embedding with each passage's, in one matrix product."""
+    if not passages:
+        return []
+    q = np.asarray(question, dtype=np.float32)
+    matrix = np.asarray(passages, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(q)
+    return (matrix @ q / np.where(norms > 0, norms, 1.0)).tolist()
 
 
-def _cosine(question: list[float], passage: list[float], question_norm: float) -> float:
-    # map(mul) runs in C: several times faster than a generator over 1,536 dimensions.
-    norm = question_norm * _norm(passage)
-    return sum(map(mul, question, passage)) / norm if norm else 0.0
-
-
-def _passage(point, score: float) -> Passage:
-    payload = point.payload or {}
+def _passage(hit: Hit, score: float) -> Passage:
+    payload = hit.payload
     return Passage(
-        chunk_id=str(point.id),
+        chunk_id=hit.id,
         title=payload.get("title", ""),
         section=payload.get("section", ""),
         url=payload.get("url", ""),
         text=payload.get("text", ""),
         score=round(max(0.0, min(1.0, score)), 4),
+        book=payload.get("book"),
     )
 
 
 def configured_mode(config, collection: Collection) -> str:
-    """How the service searches: hybrid when a dense model serves the collection, else sparse."""
-    return HYBRID if config.dense_enabled and collection.dense_size is not None else SPARSE
+    """How the service searches: hybrid once every chunk has its embedding from the configured model, else
+    sparse (while the embeddings are still being made, too: scores on one scale for every passage)."""
+    embedded = collection.dense_size is not None and collection.dense_points == collection.points > 0
+    return HYBRID if config.dense_enabled and embedded and not dense_mismatch(collection, config) else SPARSE
 
 
 async def search(
-    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None
+    clients, question: str, top_k: int, collection: Collection, *, mode: str | None = None, book: str | None = None
 ) -> list[Passage]:
-    """The best `top_k` passages for a question, best first, each scored from 0 to 1.
+    """The best `top_k` passages for a question, best first, each scored from 0 to 1; of one book when given.
 
     `mode` is `hybrid`, `dense` or `sparse`; by default, the configured one
     (`configured_mode`). The evaluation asks for the others to compare them.
@@ -178,7 +162,7 @@ async def search(
     sparse_query = sparse.query_vector(question)
     if mode == HYBRID:
         try:
-            [vector] = await embed(clients, [question])
+            vector = await embed_question(clients, question)
         except (Unavailable, UpstreamTimeout):
             if not sparse_query.indices:
                 raise
@@ -187,86 +171,48 @@ async def search(
             log.warning("embedding failed: searching the sparse vectors alone")
             mode = SPARSE
         else:
-            return await _hybrid(clients, collection, vector, sparse_query, top_k)
+            return await _hybrid(clients, vector, sparse_query, top_k, book)
     if mode == DENSE:
-        [vector] = await embed(clients, [question])
-        result = await _qdrant(
-            clients, lambda: clients.qdrant.query_points(collection.name, query=vector, using=DENSE, limit=top_k, with_payload=True)
-        )
-        return [_passage(point, point.score) for point in result.points]  # cosine, as the collection is set up
+        vector = await embed_question(clients, question)
+        hits = await _vectors(clients, lambda: clients.vectors.search(limit=top_k, dense=vector, book=book))
+        return [_passage(hit, hit.score) for hit in hits]  # a cosine, as the collection is set up
     if not sparse_query.indices:
         return []
-    result, idf = await asyncio.gather(
-        _qdrant(
-            clients,
-            lambda: clients.qdrant.query_points(collection.name, query=sparse_query, using=SPARSE, limit=top_k, with_payload=True),
-        ),
-        _qdrant(clients, lambda: _idf(clients, collection, sparse.terms(question))),
+    hits, idf = await asyncio.gather(
+        _vectors(clients, lambda: clients.vectors.search(limit=top_k, sparse=sparse_query, book=book)),
+        _vectors(clients, lambda: _idf(clients, collection, sparse.terms(question))),
     )
-    return [_passage(point, sparse.coverage(question, _indexed_text(point.payload or {}), idf)) for point in result.points]
+    return [_passage(hit, sparse.coverage(question, _indexed_text(hit.payload), idf)) for hit in hits]
 
 
-async def _hybrid(clients, collection: Collection, vector: list[float], sparse_query, top_k: int) -> list[Passage]:
+async def _hybrid(clients, vector: Sequence[float], sparse_query, top_k: int, book: str | None) -> list[Passage]:
     """Dense and sparse hits fused by RRF, each scored by its cosine with the question.
 
-    The fused hits come with their dense vectors: asking Qdrant for the dense
-    scores instead costs a second query (measured: no cheaper with the REST
-    client, and a second scan of the collection in local mode).
+    The fused hits come with their stored embeddings: the engine reports only the fused rank's score.
     """
-    depth = top_k * PREFETCH_FACTOR
-    prefetch = [models.Prefetch(query=vector, using=DENSE, limit=depth)]
-    if sparse_query.indices:
-        prefetch.append(models.Prefetch(query=sparse_query, using=SPARSE, limit=depth))
-    result = await _qdrant(
+    hits = await _vectors(
         clients,
-        lambda: clients.qdrant.query_points(
-            collection.name,
-            prefetch=prefetch,
-            query=models.FusionQuery(fusion=models.Fusion.RRF),
+        lambda: clients.vectors.search(
             limit=top_k,
-            with_payload=True,
-            with_vectors=[DENSE],
+            dense=vector,
+            sparse=sparse_query if sparse_query.indices else None,
+            depth=top_k * PREFETCH_FACTOR,
+            book=book,
+            with_dense=True,
         ),
     )
-    norm = _norm(vector)
-    return [_passage(point, _cosine(vector, point.vector[DENSE], norm)) for point in result.points]
+    return [_passage(hit, score) for hit, score in zip(hits, cosines(vector, [hit.dense for hit in hits]))]
 
 
 async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, float]:
-    """Each term's inverse document frequency in the collection, as Qdrant's IDF modifier has it.
-
-    A one-term query scores a passage by the term's IDF times the passage's
-    stored weight for it, so the best hit's score over that weight is the IDF:
-    one batched request, and nothing to store at indexing time. A term that no
-    passage holds gets the IDF of a document frequency of 0.
-    """
+    """Each term's inverse document frequency in the collection, as Qdrant's IDF modifier has it; a term that
+    no passage holds gets the IDF of a document frequency of 0."""
     wanted = sorted(set(terms))[:MAX_IDF_TERMS]
-    if not wanted:
-        return {}
-    requests = [
-        models.QueryRequest(
-            query=models.SparseVector(indices=[sparse.term_index(term)], values=[1.0]),
-            using=SPARSE,
-            limit=1,
-            with_vector=[SPARSE],
-        )
-        for term in wanted
-    ]
-    responses = await clients.qdrant.query_batch_points(collection.name, requests=requests)
+    found = await clients.vectors.idf([sparse.term_index(term) for term in wanted])
     unseen = sparse.bm25_idf(0, collection.points)
-    found = {}
-    for term, response in zip(wanted, responses):
-        found[term] = unseen
-        for point in response.points:
-            stored = (point.vector or {}).get(SPARSE)
-            index = sparse.term_index(term)
-            if stored is not None and index in stored.indices:
-                weight = stored.values[stored.indices.index(index)]
-                if weight > 0:
-                    found[term] = point.score / weight
-    return found
+    return {term: found.get(sparse.term_index(term), unseen) for term in wanted}
 
 
-def _indexed_text(payload: dict) -> str:
+def _indexed_text(payload) -> str:
     """The words a passage was indexed under: its page title, heading path and text."""
     return " ".join([payload.get("title", ""), *payload.get("headings", []), payload.get("text", "")])

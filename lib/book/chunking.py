@@ -6,10 +6,11 @@ import functools
 import hashlib
 import math
 import re
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from attrs import frozen
 
+from lib.book.links import section_url
 from lib.book.pages import Page, Section
 
 # cl100k_base's pre-tokenizer, with \p{L} and \p{N} spelled for Python's `re`:
@@ -73,6 +74,11 @@ def _word_tokens(word: str) -> int:
     return max(total, 1)
 
 
+def embed_text(title: str, headings: Sequence[str], text: str) -> str:
+    """What is embedded and indexed of a chunk: `Title > H2 > H3`, a blank line, then the text."""
+    return " > ".join((title, *headings)) + "\n\n" + text
+
+
 @frozen
 class Chunk:
     text: str
@@ -82,11 +88,11 @@ class Chunk:
     url: str
     source: str
     position: int
+    book: str | None = None
 
     @property
     def embed_text(self) -> str:
-        """What is embedded and indexed: `Title > H2 > H3`, a blank line, then the text."""
-        return " > ".join((self.title, *self.headings)) + "\n\n" + self.text
+        return embed_text(self.title, self.headings, self.text)
 
     @property
     def content_hash(self) -> str:
@@ -101,7 +107,10 @@ def chunk_page(page: Page, chunk_size: int = 500, overlap: int = 50) -> list[Chu
         raise ValueError(f"overlap must be from 0 to chunk_size - 1 ({chunk_size - 1}), got {overlap}")
     chunks: list[Chunk] = []
     for section, headings in _heading_paths(page.sections):
-        url = f"{page.route}#{section.anchor}" if section.anchor else page.route
+        if page.url:
+            url = section_url(page.url, section.anchor)
+        else:
+            url = f"{page.route}#{section.anchor}" if section.anchor else page.route
         for text in split_text(section.text, chunk_size, overlap):
             chunks.append(Chunk(
                 text=text,
@@ -111,6 +120,7 @@ def chunk_page(page: Page, chunk_size: int = 500, overlap: int = 50) -> list[Chu
                 url=url,
                 source=page.source,
                 position=len(chunks),
+                book=page.book,
             ))
     return chunks
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import urldefrag, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 from xml.etree import ElementTree
 
+import attrs
 import requests
 
-from lib.book.html_page import read_html
+from lib.book.html_page import Skipped, read_html
 from lib.book.pages import Page, PageError
 
 USER_AGENT = "rag-chatbot-api-crawler/0.1 (indexes a Docusaurus book to answer questions about it)"
@@ -38,14 +40,21 @@ def crawl_site(
     timeout: float = 10,
     retries: int = 2,
     backoff: float = 0.5,
+    site_url: str | None = None,
 ) -> Iterator[Page | PageError]:
     """Crawl the Docusaurus site at `url`, yielding each page read, or a PageError naming the URL that failed.
 
     `url` is a site root (its /sitemap.xml is read; without one, links are
     followed from the root), a sitemap (any URL ending in .xml), or a page
     (links are followed to the pages under its folder: /docs/intro leads to
-    /docs/...). Connection errors, timeouts, 429 and 5xx are retried `retries`
-    times, waiting backoff, 2 x backoff, 4 x backoff... seconds.
+    /docs/..., and to /docs itself). Connection errors, timeouts, 429 and 5xx
+    are retried `retries` times, waiting backoff, 2 x backoff, 4 x backoff... seconds.
+
+    A sitemap that lists its pages on another host (the production address,
+    when a preview is crawled) is taken onto the host crawled, as the log says.
+    Tag pages, generated category indexes, search and 404 pages are left out,
+    counted in the log. Each page's `url` is where it was served, on the host
+    crawled, or on `site_url` when given.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -55,21 +64,23 @@ def crawl_site(
     own_session = session is None
     session = session or requests.Session()
     try:
-        yield from _Crawl(session, max_workers, timeout, retries, backoff).run(url)
+        yield from _Crawl(session, max_workers, timeout, retries, backoff, site_url).run(url)
     finally:
         if own_session:
             session.close()
 
 
 class _Crawl:
-    def __init__(self, session, max_workers, timeout, retries, backoff):
+    def __init__(self, session, max_workers, timeout, retries, backoff, site_url=None):
         self._session = session
         self._max_workers = max_workers
         self._timeout = timeout
         self._retries = retries
         self._backoff = backoff
+        self._site_url = site_url
         self._origin = ""
         self._robots = RobotFileParser()
+        self._skipped: Counter = Counter()
 
     def run(self, url: str) -> Iterator[Page | PageError]:
         parts = urlsplit(url)
@@ -97,6 +108,9 @@ class _Crawl:
                 yield from self._fetch(pages, scope=None)
         else:
             yield from self._fetch([url], scope=path[: path.rfind("/") + 1])
+        if self._skipped:
+            counts = ", ".join(f"{count} {kind}{'s' if count > 1 else ''}" for kind, count in sorted(self._skipped.items()))
+            log.warning("left out what is no page of the book: %s", counts)
 
     def _fetch(self, urls: Iterable[str], scope: str | None) -> Iterator[Page | PageError]:
         """Fetch the pages, a wave at a time; with a scope, follow links to the pages under it."""
@@ -114,7 +128,10 @@ class _Crawl:
             while queue:
                 wave, queue = queue, []
                 for result, links in pool.map(self._page, wave):
-                    yield result
+                    if isinstance(result, Skipped):
+                        self._skipped[result.kind] += 1
+                    else:
+                        yield result
                     if scope is not None:
                         queue.extend(link for link in map(_clean, links) if admit(link))
         finally:
@@ -123,14 +140,15 @@ class _Crawl:
 
     def _allowed(self, url: str, scope: str) -> bool:
         path = urlsplit(url).path or "/"
-        if not self._same_site(url) or not path.startswith(scope) or _NOT_PAGES.search(path):
+        in_scope = path.startswith(scope) or path == scope.rstrip("/")  # /docs is the page of the folder /docs/
+        if not self._same_site(url) or not in_scope or _NOT_PAGES.search(path):
             return False
         if not self._robots.can_fetch(USER_AGENT, url):
             log.info("skipping %s: disallowed by robots.txt", url)
             return False
         return True
 
-    def _page(self, url: str) -> tuple[Page | PageError, list[str]]:
+    def _page(self, url: str) -> tuple[Page | PageError | Skipped, list[str]]:
         try:
             response = self._get(url)
         except _FetchFailed as error:
@@ -143,7 +161,10 @@ class _Crawl:
         content_type = response.headers.get("Content-Type", "")
         if content_type and "html" not in content_type.lower():
             return PageError(url, f"is not an HTML page ({content_type})"), []
-        return read_html(_decode(response), final)
+        page, links = read_html(_decode(response), final)
+        if isinstance(page, Page):
+            page = attrs.evolve(page, url=(self._site_url or self._origin) + page.route)
+        return page, links
 
     def _get(self, url: str) -> requests.Response:
         """GET with retries on connection errors, timeouts, 429 and 5xx; raise _FetchFailed at the end."""
@@ -206,8 +227,23 @@ class _Crawl:
                 sitemaps.extend(location for location in locations
                                 if self._same_site(location) and self._robots.can_fetch(USER_AGENT, location))
             else:
-                pages.extend(locations)
+                pages.extend(self._onto_this_host(locations))
         return pages
+
+    def _onto_this_host(self, locations: list[str]) -> list[str]:
+        """The sitemap's pages on the host crawled: a site built for its production address lists them there."""
+        moved: list[str] = []
+        others: set[str] = set()
+        for location in locations:
+            parts = urlsplit(location)
+            if parts.scheme in ("http", "https") and not self._same_site(location):
+                others.add(f"{parts.scheme}://{parts.netloc}")
+                location = self._origin + urlunsplit(("", "", parts.path or "/", parts.query, ""))
+            moved.append(location)
+        if others:
+            log.warning("the sitemap lists its pages on %s; fetching them from %s instead",
+                        ", ".join(sorted(others)), self._origin)
+        return moved
 
     def _same_site(self, url: str) -> bool:
         parts = urlsplit(url)

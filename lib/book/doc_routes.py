@@ -23,21 +23,25 @@ def strip_number_prefix(name: str) -> str:
     return match["rest"] if match else name
 
 
-def doc_route(source: str, front_matter: dict[str, Any], route_base_path: str = "/docs") -> tuple[str, str]:
+def doc_route(
+    source: str, front_matter: dict[str, Any], route_base_path: str = "/docs", *, number_prefixes: bool = True
+) -> tuple[str, str]:
     """Return (route, id) of the doc at `source`, a posix path relative to the docs folder.
 
     The id is the file's own id: front matter `id`, else the file name without
-    extension and number prefix. Raises ValueError for an id containing a slash.
+    extension and number prefix (none is stripped when `number_prefixes` is
+    False: `numberPrefixParser: false`). Raises ValueError for an id containing a slash.
     """
+    strip = strip_number_prefix if number_prefixes else str
     directory, _, file_name = source.rpartition("/")
     stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
     given_id = front_matter.get("id")
-    doc_id = str(given_id) if given_id is not None else strip_number_prefix(stem)
+    doc_id = str(given_id) if given_id is not None else strip(stem)
     if "/" in doc_id:
         raise ValueError(f"id {doc_id!r} can't contain a slash")
 
     if directory:
-        directory_slug = "/" + "/".join(strip_number_prefix(part) for part in directory.split("/")) + "/"
+        directory_slug = "/" + "/".join(strip(part) for part in directory.split("/")) + "/"
     else:
         directory_slug = "/"
     given_slug = front_matter.get("slug")

@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 from typing import Callable, Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+from attrs import frozen
+
 from lib.book.pages import Page, PageError, Section
 
 _VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
@@ -32,6 +34,24 @@ _BLOCK_TAGS = frozenset(("p", "div", "ul", "ol", "table", "thead", "tbody", "tfo
 _ADMONITION_HEADINGS = ("admonitionHeading", "admonition-heading")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _LINE_BREAK = "\x00"
+# Pages that list or point at docs rather than hold a book's text: by the class Docusaurus puts on <html>
+# (theme-common's ThemeClassNames; `plugin-native` is the 404 page), or by an element of the page.
+_NOT_BOOK_PAGES = {
+    "docs-tags-list-page": "tag page", "docs-tags-doc-list-page": "tag page",
+    "blog-tags-list-page": "tag page", "blog-tags-post-list-page": "tag page",
+    "blog-authors-list-page": "author page", "blog-authors-posts-page": "author page",
+    "blog-list-page": "blog listing page", "search-page-wrapper": "search page", "plugin-native": "404 page",
+}
+_GENERATED_INDEX_PREFIX = "generatedIndexPage"
+_PLUGIN_ID = re.compile(r"plugin-id-([\w-]+)")
+
+
+@frozen
+class Skipped:
+    """A page of the site that is no page of the book (a tag list, a generated category index, search, 404)."""
+
+    url: str
+    kind: str
 
 
 class _Element:
@@ -86,18 +106,24 @@ class _TreeBuilder(HTMLParser):
 def parse_html(text: str, url: str) -> Page:
     """The Page of one site page at `url`; raises PageError when it has no article to read."""
     page, _ = read_html(text, url)
+    if isinstance(page, Skipped):
+        raise PageError(url, f"is a {page.kind}, not a page of the book")
     if isinstance(page, PageError):
         raise page
     return page
 
 
-def read_html(text: str, url: str) -> tuple[Page | PageError, list[str]]:
-    """(the Page or why there is none, every link of the page as an absolute URL without fragment)."""
+def read_html(text: str, url: str) -> tuple[Page | PageError | Skipped, list[str]]:
+    """(the Page, why there is none, or what kind of non-book page it is; every link of the page as an
+    absolute URL without fragment)."""
     builder = _TreeBuilder()
     builder.feed(text)
     builder.close()
     document = builder.root
     links = _links(document, url)
+    kind = not_a_book_page(document)
+    if kind is not None:
+        return Skipped(url, kind), links
     article = (document.find(lambda element: "theme-doc-markdown" in element.classes)
                or document.find(lambda element: element.tag == "article")
                or document.find(lambda element: element.tag == "main"))
@@ -115,8 +141,30 @@ def read_html(text: str, url: str) -> tuple[Page | PageError, list[str]]:
         sections=sections,
         unlisted=_is_noindex(document),
         sidebar_label=None,
+        book=_docs_plugin_id(document),
     )
     return page, links
+
+
+def _html_classes(document: _Element) -> list[str]:
+    html = document.find(lambda element: element.tag == "html")
+    return html.classes if html is not None else []
+
+
+def not_a_book_page(document: _Element) -> str | None:
+    """What kind of listing page this is (tag, generated category index, search, 404); None for a page of text."""
+    kind = next((_NOT_BOOK_PAGES[name] for name in _html_classes(document) if name in _NOT_BOOK_PAGES), None)
+    if kind is None and document.find(lambda element: any(name.startswith(_GENERATED_INDEX_PREFIX) for name in element.classes)):
+        kind = "generated category index"
+    return kind
+
+
+def _docs_plugin_id(document: _Element) -> str | None:
+    """The docs instance of a docs page (`<html class="plugin-docs plugin-id-guide">`); None for other pages."""
+    classes = _html_classes(document)
+    if "plugin-docs" not in classes:
+        return None
+    return next((match[1] for match in map(_PLUGIN_ID.fullmatch, classes) if match), None)
 
 
 def _skipped(element: _Element) -> bool:
@@ -198,9 +246,10 @@ class _Renderer:
             self.first_h1 = text
             if len(self.cut) == 1 and not self.cut[0][3]:
                 return  # the page's own title: the top of the page, not a section
-        # Early Docusaurus 2 put the id on an empty <a> inside the heading
+        # Early Docusaurus 2 put the id on an empty <a> inside the heading. A heading without one (every H1)
+        # takes the anchor of the nearest heading above it that has one: a link opens at or above it.
         inner = element.find(lambda child: bool(child.attrs.get("id")))
-        anchor = element.attrs.get("id") or (inner.attrs["id"] if inner is not None else "")
+        anchor = element.attrs.get("id") or (inner.attrs["id"] if inner is not None else "") or self.cut[-1][2]
         self.cut.append([level, text, anchor, []])
 
     def _flush(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -11,6 +10,7 @@ from attrs import frozen
 
 from lib.book.doc_routes import doc_route
 from lib.book.front_matter import FrontMatterError, split_front_matter
+from lib.book.globs import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, select_files
 from lib.book.mdx import Line, heading_text, parse_heading, to_markdown
 from lib.book.slugger import Slugger
 
@@ -31,11 +31,13 @@ class Section:
 @frozen
 class Page:
     title: str
-    route: str
+    route: str  # as Docusaurus names it, from the site's root, without baseUrl
     source: str
     sections: list[Section]
     unlisted: bool = False
     sidebar_label: str | None = None
+    url: str = ""  # where the built site serves it (lib.book.links), percent-encoded; "" when not known
+    book: str | None = None  # the id of the docs instance it belongs to
 
 
 class PageError(Exception):
@@ -47,16 +49,24 @@ class PageError(Exception):
         self.reason = reason
 
 
-def iter_book(root: Path, route_base_path: str = "/docs") -> Iterator[Page | PageError]:
-    """Every doc of the folder in path order; drafts are skipped, a bad file is yielded as a PageError."""
+def iter_book(
+    root: Path,
+    route_base_path: str = "/docs",
+    *,
+    include: tuple[str, ...] = DEFAULT_INCLUDE,
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE,
+    number_prefixes: bool = True,
+) -> Iterator[Page | PageError]:
+    """Every doc of the folder in path order: the .md/.mdx files `include` matches and `exclude` does not
+    (Docusaurus' defaults unless given); drafts are skipped, a bad file is yielded as a PageError."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no docs folder at {root}")
-    paths, errors = _doc_files(root)
+    paths, errors = _doc_files(root, include, exclude)
     yield from errors
     for path in paths:
         try:
-            page = parse_page(path, root, route_base_path)
+            page = parse_page(path, root, route_base_path, number_prefixes=number_prefixes)
         except PageError as error:
             yield error
             continue
@@ -64,7 +74,7 @@ def iter_book(root: Path, route_base_path: str = "/docs") -> Iterator[Page | Pag
             yield page
 
 
-def parse_page(path: Path, root: Path, route_base_path: str = "/docs") -> Page | None:
+def parse_page(path: Path, root: Path, route_base_path: str = "/docs", *, number_prefixes: bool = True) -> Page | None:
     """Parse one file of the docs folder at `root`; None for a draft."""
     source = Path(path).relative_to(root).as_posix()
     try:
@@ -73,10 +83,10 @@ def parse_page(path: Path, root: Path, route_base_path: str = "/docs") -> Page |
         raise PageError(source, f"is not valid UTF-8 (bad byte at offset {error.start})") from None
     except OSError as error:
         raise PageError(source, f"can't be read: {error.strerror or error}") from None
-    return parse_markdown(text, source, route_base_path)
+    return parse_markdown(text, source, route_base_path, number_prefixes=number_prefixes)
 
 
-def parse_markdown(text: str, source: str, route_base_path: str = "/docs") -> Page | None:
+def parse_markdown(text: str, source: str, route_base_path: str = "/docs", *, number_prefixes: bool = True) -> Page | None:
     """Parse the text of the doc at `source` (its path inside the docs folder); None for a draft."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     try:
@@ -86,7 +96,7 @@ def parse_markdown(text: str, source: str, route_base_path: str = "/docs") -> Pa
     if _flag(front_matter.get("draft")):
         return None
     try:
-        route, doc_id = doc_route(source, front_matter, route_base_path)
+        route, doc_id = doc_route(source, front_matter, route_base_path, number_prefixes=number_prefixes)
     except ValueError as error:
         raise PageError(source, str(error)) from None
     sections, first_h1 = _sections(to_markdown(body))
@@ -104,7 +114,11 @@ def parse_markdown(text: str, source: str, route_base_path: str = "/docs") -> Pa
 
 
 def _sections(lines: list[Line]) -> tuple[list[Section], str | None]:
-    """Cut the lines at headings; return the sections and the text of the first H1."""
+    """Cut the lines at headings; return the sections and the text of the first H1.
+
+    Docusaurus renders no H1 with an id (its slug still counts toward duplicates), so an H1's section
+    takes the anchor of the nearest heading above it that has one, or none: a link opens at or above it.
+    """
     slugger = Slugger()
     # [level, heading, anchor, lines]; the first is the text before any heading
     cut: list[list[Any]] = [[1, "", "", []]]
@@ -120,6 +134,8 @@ def _sections(lines: list[Line]) -> tuple[list[Section], str | None]:
         level, raw = heading
         text, custom_id = heading_text(raw)
         anchor = custom_id if custom_id is not None else slugger.slug(text)
+        if level == 1:
+            anchor = cut[-1][2]
         if level == 1 and first_h1 is None:
             first_h1 = text
             if len(cut) == 1 and not any(kept.text.strip() for kept in cut[0][3]):
@@ -175,19 +191,11 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _doc_files(root: Path) -> tuple[list[Path], list[PageError]]:
-    """The .md/.mdx files Docusaurus would read, sorted by path; `_` and `.` names are left out."""
-    found: list[Path] = []
-    errors: list[PageError] = []
-
-    def unreadable(error: OSError) -> None:
-        where = Path(error.filename).relative_to(root).as_posix() if error.filename else str(root)
+def _doc_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[Path], list[PageError]]:
+    """The .md/.mdx files Docusaurus reads as docs, sorted by path, and the folders that can't be read."""
+    found, unreadable = select_files(root, include, exclude)
+    errors = []
+    for folder, error in unreadable:
+        where = folder.relative_to(root).as_posix() if folder.is_relative_to(root) and folder != root else str(root)
         errors.append(PageError(where, f"folder can't be read: {error.strerror or error}"))
-
-    for directory, folders, files in os.walk(root, onerror=unreadable):
-        folders[:] = [name for name in folders if not name.startswith(("_", "."))]
-        for name in files:
-            if not name.startswith(("_", ".")) and name.endswith(DOC_EXTENSIONS):
-                found.append(Path(directory, name))
-    found.sort(key=lambda path: path.relative_to(root).as_posix())
-    return found, errors
+    return [path for path in found if path.name.endswith(DOC_EXTENSIONS)], errors

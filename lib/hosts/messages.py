@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 import zlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from attrs import field, frozen
 
 from lib import errors
+from lib.ids import new_id
 from lib.untrusted_json import MAX_DEPTH, nested_deeper_than
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -37,7 +37,7 @@ def request_id_from(header: str | None) -> str:
     """The caller's X-Request-ID when it is well-formed, else a new one."""
     if header and _REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:

@@ -1,10 +1,17 @@
-"""Bring a Qdrant collection in line with a book's chunks, re-embedding only what changed.
+"""Bring the vector collection in line with a book's chunks: searchable at once, embedded as it goes.
 
 Point ids are derived from a chunk's source file and content hash, so an
-unchanged chunk keeps its id (and its vectors) wherever it moves in the file.
-A run first plans (what to add, update and remove), then embeds everything
-new, and only then writes: a failure while embedding leaves the collection
-as it was.
+unchanged chunk keeps its id (and its embedding) wherever it moves in the file.
+A run plans what to add, update and remove, then writes every new chunk with
+its sparse vector alone: in seconds the book can be searched and answered
+from. `fill_embeddings` then gives the points their dense embeddings, batch
+by batch, and can stop and take up again at any point.
+
+What the collection is doing is in its metadata, written before the points
+it describes: `state` is `indexing` while chunks are written, `embedding`
+while points still lack their embedding, `ready` when the book is whole. A run
+killed at any point leaves a collection that says which book it holds and
+that it is not ready: the next run picks it up where it stopped.
 """
 
 from __future__ import annotations
@@ -14,31 +21,29 @@ import hashlib
 import logging
 import time
 import uuid
-import warnings
-from array import array
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import openai
 from attrs import define, field, frozen
-from qdrant_client import AsyncQdrantClient, models
 
-from lib import monitoring
-from lib.book.chunking import Chunk, chunk_page
-from lib.book.crawl import crawl_site
-from lib.book.pages import PageError, iter_book
+from lib.book.books import read_source
+from lib.book.chunking import Chunk, chunk_page, embed_text
+from lib.book.pages import PageError
+from lib.book.site import Overrides
 from lib.config import Config
 from lib.index import sparse
-from lib.index.sparse import DENSE, SPARSE
+from lib.index.embedding import Embedder, EmbeddingFailed
+from lib.index.vectors import Collection, Point, VectorStore
 
 log = logging.getLogger("bookbot")
 
 _NAMESPACE = uuid.UUID("6f1c9e52-3b0e-4f7a-9a53-1d2b8c4e7f10")
-EMBED_BATCH = 64
-EMBED_IN_FLIGHT = 4
+EMBED_BATCH = 32
+EMBED_IN_FLIGHT = 4  # batches at once for a remote model; a local one takes them one at a time
 UPSERT_BATCH = 128
+INDEXING, EMBEDDING, READY = "indexing", "embedding", "ready"
 
 
 class CollectionMismatch(Exception):
@@ -59,6 +64,7 @@ class Planned:
             "section": chunk.section,
             "url": chunk.url,
             "source": chunk.source,
+            "book": chunk.book,
             "position": chunk.position,
             "content_hash": chunk.content_hash,
             "text": chunk.text,
@@ -73,7 +79,7 @@ class Summary:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
-    embedding_tokens: int = 0
+    embedded: int = 0
     seconds: float = 0.0
     index_version: str | None = None
 
@@ -81,7 +87,7 @@ class Summary:
         return (
             f"files seen: {self.files}, skipped: {len(self.skipped)}\n"
             f"chunks added: {self.added}, updated: {self.updated}, removed: {self.removed}, unchanged: {self.unchanged}\n"
-            f"embedding tokens spent: {self.embedding_tokens}\n"
+            f"chunks embedded: {self.embedded}\n"
             f"index version: {self.index_version}, took {self.seconds:.2f} s"
         )
 
@@ -101,89 +107,64 @@ def index_version(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
 
-async def _existing(qdrant: AsyncQdrantClient, name: str) -> dict[str, dict]:
-    points: dict[str, dict] = {}
-    offset = None
-    while True:
-        batch, offset = await qdrant.scroll(name, limit=512, offset=offset, with_payload=True, with_vectors=False)
-        points.update({str(point.id): point.payload or {} for point in batch})
-        if offset is None:
-            return points
+async def _dense_size(embedder: Embedder | None) -> int | None:
+    """The embeddings' size, asking the model once when it is not known beforehand; None when it can't tell now."""
+    if embedder is None:
+        return None
+    if embedder.size is None:
+        try:
+            await embedder.embed(["dimension probe"])
+        except EmbeddingFailed as error:
+            log.warning("the embedding model can't be asked its size now (%s): the book is indexed without embeddings", error)
+    return embedder.size
 
 
-async def _embed_all(
-    client: openai.AsyncOpenAI, model: str, texts: list[str], progress: Callable[[str], None]
-) -> tuple[list[array], int]:
-    """Embeddings in batches, several in flight; the SDK retries 429 and 5xx with backoff.
-
-    Each vector is kept as 4-byte floats, the API's own precision: a book's
-    vectors wait here until the collection is known to take them, and as
-    lists of Python floats 5,000 of them took a quarter of a gigabyte.
-    """
-    batches = [texts[start : start + EMBED_BATCH] for start in range(0, len(texts), EMBED_BATCH)]
-    gate = asyncio.Semaphore(EMBED_IN_FLIGHT)
-    done = 0
-
-    async def one(batch: list[str]) -> tuple[list[array], int]:
-        nonlocal done
-        async with gate:
-            response = await client.embeddings.create(model=model, input=batch)
-        done += len(batch)
-        progress(f"embedded {done}/{len(texts)} chunks")
-        vectors = [array("f", item.embedding) for item in sorted(response.data, key=lambda item: item.index)]
-        return vectors, response.usage.total_tokens if response.usage else 0
-
-    results = await asyncio.gather(*(one(batch) for batch in batches))
-    return [vector for vectors, _ in results for vector in vectors], sum(tokens for _, tokens in results)
+def _check(collection: Collection, embedder: Embedder | None) -> None:
+    """Refuse to mix embeddings of two models, or of two sizes, in one collection, or to add them to one made
+    without (a collection is made with room for its embeddings, or none)."""
+    if embedder is None and collection.dense_size is None:
+        return
+    if embedder is not None and collection.dense_model == embedder.model and embedder.size in (None, collection.dense_size):
+        return
+    holds = f"embeddings of {collection.dense_model} ({collection.dense_size} dimensions)" if collection.dense_size else "no embeddings"
+    makes = f"embeds with {embedder.model}" if embedder is not None else "makes no embeddings"
+    raise CollectionMismatch(f"collection {collection.name} holds {holds}, but this run {makes}; run again with --recreate")
 
 
-async def _check_collection(qdrant, name: str, config: Config, use_dense: bool) -> int | None:
-    """The dense size of an existing collection, if it can take this run's vectors; else say why not."""
-    info = await qdrant.get_collection(name)
-    vectors = info.config.params.vectors
-    current = vectors.get(DENSE) if isinstance(vectors, dict) else None
-    current_model = (info.config.metadata or {}).get("dense_model")
-    if bool(current) != use_dense or (use_dense and current_model != config.openai_embedding_model):
-        holds = f"dense vectors of {current_model}" if current else "no dense vectors"
-        makes = f"vectors of {config.openai_embedding_model}" if use_dense else "none (no OpenAI configured)"
-        raise CollectionMismatch(f"collection {name} holds {holds}, but this run makes {makes}; run again with --recreate")
-    return current.size if current else None
-
-
-async def _create_collection(qdrant, name: str, dense_size: int | None) -> None:
-    await qdrant.create_collection(
-        name,
-        vectors_config={DENSE: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)} if dense_size else {},
-        sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-    )
-    with warnings.catch_warnings():  # Qdrant's local mode warns that it has no use for them
-        warnings.simplefilter("ignore", UserWarning)
-        for key in ("source", "content_hash"):
-            await qdrant.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+def _metadata(config: Config, sources: Sequence[str], state: str, version: str | None, dense_model: str | None) -> dict:
+    return {
+        "state": state,
+        "index_version": version,
+        "dense_model": dense_model,
+        "chunk_size": config.chunk_size,
+        "chunk_overlap": config.chunk_overlap,
+        "sources": list(sources),
+        "indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 async def index_chunks(
     chunks: Sequence[Chunk],
     *,
-    qdrant: AsyncQdrantClient,
-    embedder: openai.AsyncOpenAI | None,
+    vectors: VectorStore,
+    embedder: Embedder | None,
     config: Config,
-    collection: str,
     sources: Sequence[str],
     keep_sources: Iterable[str] = (),
     dry_run: bool = False,
     recreate: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Summary:
-    """Make the collection hold exactly these chunks; points of `keep_sources` (files that failed) stay."""
+    """Make the collection hold exactly these chunks, each with its sparse vector; points of `keep_sources`
+    (files that failed to read) stay. Embeddings are `fill_embeddings`'s."""
     started = time.perf_counter()
     summary = Summary()
-    use_dense = embedder is not None and config.dense_enabled
     planned = point_ids(chunks)
     wanted = {item.point_id: item for item in planned}
-    exists = not recreate and await qdrant.collection_exists(collection)
-    dense_size = await _check_collection(qdrant, collection, config, use_dense) if exists else None
-    existing = await _existing(qdrant, collection) if exists else {}
+    collection = None if recreate else await vectors.describe()
+    if collection is not None:
+        _check(collection, embedder)
+    existing = await vectors.payloads() if collection is not None else {}
     keep = set(keep_sources)
     to_add = [item for item in planned if item.point_id not in existing]
     to_update = [
@@ -195,52 +176,68 @@ async def index_chunks(
     summary.added, summary.updated, summary.removed = len(to_add), len(to_update), len(to_remove)
     summary.unchanged = len(planned) - len(to_add) - len(to_update)
     summary.index_version = index_version([*wanted, *(pid for pid, p in existing.items() if p.get("source") in keep)])
-    if dry_run or (exists and not (to_add or to_update or to_remove)):
+    unchanged = collection is not None and not (to_add or to_update or to_remove)
+    if dry_run or (unchanged and collection.metadata.get("sources") == list(sources)):
         summary.seconds = time.perf_counter() - started
         return summary
 
-    vectors: list[array] = []
-    if use_dense:
-        texts = [item.chunk.embed_text for item in to_add] or ["dimension probe"]
-        vectors, summary.embedding_tokens = await _embed_all(embedder, config.openai_embedding_model, texts, progress)
-        if dense_size is not None and len(vectors[0]) != dense_size:
-            raise CollectionMismatch(
-                f"collection {collection} holds vectors of size {dense_size}, the model makes {len(vectors[0])}; "
-                "run again with --recreate"
-            )
-        dense_size = len(vectors[0])
-    if not exists:
-        if recreate and await qdrant.collection_exists(collection):
-            await qdrant.delete_collection(collection)
-        await _create_collection(qdrant, collection, dense_size)
-
+    if collection is None:
+        dense_size = await _dense_size(embedder)
+        await vectors.create(dense_size)
+        dense_model = embedder.model if dense_size else None
+    else:
+        dense_model = collection.dense_model
+    # Said before the first point goes in: a run killed from here on leaves a collection that names its book.
+    await vectors.set_metadata(_metadata(config, sources, INDEXING, None, dense_model))
     for start in range(0, len(to_add), UPSERT_BATCH):
         batch = to_add[start : start + UPSERT_BATCH]
-        points = []
-        for offset, item in enumerate(batch):
-            vector = {SPARSE: sparse.document_vector(item.chunk.embed_text)}
-            if use_dense:
-                vector[DENSE] = vectors[start + offset].tolist()
-            points.append(models.PointStruct(id=item.point_id, vector=vector, payload=item.payload))
-        await qdrant.upsert(collection, points=points, wait=True)
+        points = [Point(item.point_id, item.payload, sparse.document_vector(item.chunk.embed_text)) for item in batch]
+        await vectors.upsert(points)
         progress(f"wrote {min(start + UPSERT_BATCH, len(to_add))}/{len(to_add)} new chunks")
     for item in to_update:
-        await qdrant.set_payload(collection, payload=item.payload, points=[item.point_id], wait=True)
-    if to_remove:
-        await qdrant.delete(collection, points_selector=models.PointIdsList(points=to_remove), wait=True)
-    await qdrant.update_collection(
-        collection,
-        metadata={
-            "index_version": summary.index_version,
-            "dense_model": config.openai_embedding_model if use_dense else None,
-            "chunk_size": config.chunk_size,
-            "chunk_overlap": config.chunk_overlap,
-            "sources": list(sources),
-            "indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
-    )
+        await vectors.set_payload(item.point_id, item.payload)
+    await vectors.delete(to_remove)
+    state = EMBEDDING if dense_model else READY
+    await vectors.set_metadata(_metadata(config, sources, state, summary.index_version, dense_model))
+    await vectors.flush()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+async def fill_embeddings(
+    vectors: VectorStore, embedder: Embedder, progress: Callable[[int, int], None] = lambda done, total: None
+) -> int:
+    """Embed every point that has no embedding yet, a batch at a time; return how many were embedded.
+
+    Stops with EmbeddingFailed when the model does: what was embedded stays, and the next call goes on
+    from there. `progress(done, total)` follows the collection's points.
+    """
+    collection = await vectors.describe()
+    if collection is None or collection.dense_size is None or collection.dense_points >= collection.points:
+        return 0
+    embedded, in_flight = 0, EMBED_IN_FLIGHT if embedder.remote else 1
+    done = collection.dense_points
+    while True:
+        missing = await vectors.missing_dense(EMBED_BATCH * in_flight)
+        if not missing:
+            break
+        batches = [missing[start : start + EMBED_BATCH] for start in range(0, len(missing), EMBED_BATCH)]
+        results = await asyncio.gather(*(_embedded(embedder, batch) for batch in batches))
+        for result in results:
+            await vectors.set_dense(result)
+            embedded += len(result)
+            done += len(result)
+        progress(done, collection.points)
+    if collection.metadata.get("state") == EMBEDDING:
+        await vectors.set_metadata({**collection.metadata, "state": READY})
+    await vectors.flush()
+    return embedded
+
+
+async def _embedded(embedder: Embedder, batch: list[tuple[str, dict]]) -> dict[str, Sequence[float]]:
+    texts = [embed_text(payload.get("title", ""), payload.get("headings", []), payload.get("text", "")) for _, payload in batch]
+    vectors = await embedder.embed(texts)
+    return {point_id: vector for (point_id, _), vector in zip(batch, vectors)}
 
 
 def chunks_of(pages, config: Config) -> list[Chunk]:
@@ -248,18 +245,11 @@ def chunks_of(pages, config: Config) -> list[Chunk]:
 
 
 def load_pages(sources: Sequence[str], config: Config, report: Callable[[str], None]) -> tuple[list, list]:
-    """Pages from folders and site URLs; each page that fails is reported and returned apart."""
+    """Pages from site roots, docs folders and site URLs (lib.book.books); each page that fails is reported
+    and returned apart. Raises NoPages or SiteError (lib.book) before anything is written."""
     pages, failed = [], []
     for source in sources:
-        if source.startswith(("http://", "https://")):
-            items = crawl_site(source)
-        elif Path(source).is_dir():
-            items = iter_book(Path(source))
-        else:
-            report(f"skipped {source}: not a folder of .md/.mdx files nor an http(s) URL")
-            failed.append(PageError(source, "not a folder nor a URL"))
-            continue
-        for item in items:
+        for item in read_source(source, Overrides.of(config), report):
             if isinstance(item, PageError):
                 report(f"skipped {item}")
                 failed.append(item)
@@ -276,10 +266,9 @@ def canonical(source: str) -> str:
 async def index_sources(
     sources: Sequence[str],
     *,
-    qdrant: AsyncQdrantClient,
-    embedder: openai.AsyncOpenAI | None,
+    vectors: VectorStore,
+    embedder: Embedder | None,
     config: Config,
-    collection: str | None = None,
     report: Callable[[str], None] = lambda message: None,
     **options,
 ) -> Summary:
@@ -288,10 +277,9 @@ async def index_sources(
     chunks = await asyncio.to_thread(chunks_of, pages, config)
     summary = await index_chunks(
         chunks,
-        qdrant=qdrant,
+        vectors=vectors,
         embedder=embedder,
         config=config,
-        collection=collection or config.qdrant_collection_name,
         sources=[canonical(source) for source in sources],
         keep_sources=[error.source for error in failed],
         progress=report,
@@ -300,38 +288,3 @@ async def index_sources(
     summary.files = len(pages) + len(failed)
     summary.skipped = [str(error) for error in failed]
     return summary
-
-
-async def index_on_start(clients) -> None:
-    """Index BOOK_DIR in the background when the collection is empty or holds an older state of it.
-
-    A collection that holds another book (indexed by hand from other sources)
-    is left alone.
-    """
-    config = clients.config
-    book = config.book_dir.resolve()
-    if clients.qdrant is None or not book.is_dir():
-        return
-    name = config.qdrant_collection_name
-    try:
-        if await clients.qdrant.collection_exists(name):
-            info = await clients.qdrant.get_collection(name)
-            sources = (info.config.metadata or {}).get("sources")
-            if info.points_count and sources != [str(book)]:
-                log.info("collection %s holds another book (%s); BOOK_DIR is not indexed", name, sources)
-                return
-        clients.indexing = f"indexing {book}"
-        clients.caches.index_changed()
-        summary = await index_sources(
-            [str(book)], qdrant=clients.qdrant, embedder=clients.openai, config=config, report=log.warning
-        )
-        log.info("indexed the book", extra={"summary": summary.lines()})
-        clients.metrics.indexed(summary.added, summary.updated, summary.removed)
-        clients.metrics.tokens(config.openai_embedding_model, summary.embedding_tokens)
-    except Exception as error:
-        log.exception("indexing the book at start-up failed")
-        clients.metrics.index_failed()
-        monitoring.report_error(error)
-    finally:
-        clients.indexing = None
-        clients.caches.index_changed()

@@ -7,13 +7,14 @@ BM25. Terms are hashed to 32-bit indices, so no vocabulary has to be stored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 from collections import Counter
 from typing import Mapping
 
-from qdrant_client import models
+from attrs import frozen
 
 # The collection's named vectors: the BM25 term vectors below, and the embeddings when a model makes them.
 DENSE = "dense"
@@ -51,15 +52,32 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The index terms of a text, in order, stopwords removed."""
-    words = (match.group().lower().replace("'", "") for match in _WORD.finditer(text))
-    return [_stem(word) for word in words if word not in STOPWORDS and (len(word) > 1 or word.isdigit())]
+    return [term for term in map(_term, _WORD.findall(text)) if term is not None]
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _term(word: str) -> str | None:
+    """A word's index term, or None for a stopword; a book uses the same words again and again."""
+    word = word.lower().replace("'", "")
+    if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+        return None
+    return _stem(word)
+
+
+@functools.lru_cache(maxsize=1 << 17)
 def term_index(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "little")
 
 
-def document_vector(text: str) -> models.SparseVector:
+@frozen
+class Sparse:
+    """A sparse vector: term indices, sorted and unique, and their weights."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+def document_vector(text: str) -> Sparse:
     counts = Counter(terms(text))
     length = sum(counts.values())
     weights: dict[int, float] = {}
@@ -67,12 +85,13 @@ def document_vector(text: str) -> models.SparseVector:
         weight = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / AVERAGE_TERMS))
         index = term_index(term)
         weights[index] = weights.get(index, 0.0) + weight
-    return models.SparseVector(indices=list(weights), values=list(weights.values()))
+    ordered = sorted(weights)
+    return Sparse(indices=tuple(ordered), values=tuple(weights[index] for index in ordered))
 
 
-def query_vector(text: str) -> models.SparseVector:
-    indices = sorted({term_index(term) for term in terms(text)})
-    return models.SparseVector(indices=indices, values=[1.0] * len(indices))
+def query_vector(text: str) -> Sparse:
+    indices = tuple(sorted({term_index(term) for term in terms(text)}))
+    return Sparse(indices=indices, values=(1.0,) * len(indices))
 
 
 def bm25_idf(document_frequency: int, documents: int) -> float:

@@ -1,16 +1,25 @@
 /*
  * Bookbot for readers, in one file with no dependencies.
  *
- * On any site:  <script src="https://YOUR-SPACE/widget.js" defer></script>
+ * On any site:  <script src="https://YOUR-SPACE/widget.js" async></script>
  *   adds an "Ask the book" button; its panel lives in a shadow root, so the
  *   page's styles and the widget's never meet. The API is the server this
- *   file came from; source links lead to the page's own site.
+ *   file came from; source links lead to the page's own site. Nothing is
+ *   built before the page's load event, and nothing is fetched before the
+ *   reader asks, so a slow or silent API never holds the page.
  * The chat page at / loads this same file with data-mount="#chat" and renders
  *   the conversation into that element instead.
+ * The conversation is kept in the tab's sessionStorage: it survives page
+ *   loads and source-link clicks within the site, until "New conversation".
  *
  * Optional attributes on the script tag: data-book-url (where source links
- * lead), data-api-url (another API base). The chat page also reads
- * data-book-url on <html> and a ?book= parameter.
+ * given as paths lead; absolute ones need nothing), data-api-url (another API
+ * base), data-book (the book this page is in; by default, the docs instance
+ * Docusaurus names on <html>), data-position (bottom-right, the default, or
+ * bottom-left). The launcher keeps clear of Docusaurus' "back to top" button
+ * and hides while the mobile menu is open. The chat page also reads
+ * data-book-url on <html> and a ?book= parameter; without either, a source
+ * given as a path is shown as plain text, never linked to this server.
  *
  * Safety: no text from the server or the model is ever parsed as HTML. The
  * Markdown renderer builds DOM nodes and puts every character of text into text
@@ -24,6 +33,10 @@
   var MAX_SELECTION = 8000;
   var MAX_TURNS = 20;
   var MAX_HISTORY_CHARACTERS = 16000;
+  var KEPT_ENTRIES = 30; // questions and answers a tab keeps; the API is sent the latest 20 turns
+  var RESPONSE_TIMEOUT_MS = 45000; // an API that accepts and never answers gets this long
+  var POSITIONS = ["bottom-right", "bottom-left"];
+  var EDGE = 16; // px between the launcher and the window's edges, or what it keeps clear of
   var FEEDBACK_ATTEMPTS = 10;
   var FEEDBACK_FIRST_DELAY_MS = 500;
   var FEEDBACK_MAX_DELAY_MS = 60000;
@@ -343,17 +356,24 @@
    */
   async function askStreaming(api, payload, on, signal) {
     var response;
+    var waiting = new AbortController(); // stopped by the reader, or by the clock when no answer starts
+    var late = false;
+    var clock = setTimeout(function () { late = true; waiting.abort(); }, RESPONSE_TIMEOUT_MS);
+    if (signal) signal.addEventListener("abort", function () { waiting.abort(); });
     try {
       response = await fetch(api + "v1/query", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         body: JSON.stringify(Object.assign({}, payload, { stream: true })),
         credentials: "omit",
-        signal: signal,
+        signal: waiting.signal,
       });
     } catch (error) {
+      if (late) throw new Problem("timeout", "The book's assistant did not answer. Please try again in a little while.");
       if (signal && signal.aborted) throw new Problem("stopped", "Stopped.");
       throw new Problem("network", NETWORK);
+    } finally {
+      clearTimeout(clock);
     }
     if (!response.ok) throw problemFrom(response.status, await readJson(response), retryAfterSeconds(response));
     if ((response.headers.get("Content-Type") || "").indexOf("text/event-stream") === -1 || !response.body) {
@@ -429,21 +449,57 @@
     return kept;
   }
 
+  // ------------------------------------------------------------- memory
+
+  /**
+   * The tab's conversation in sessionStorage under key, so that it survives page loads and
+   * source-link clicks; a storage that is off or full only means the conversation is not kept.
+   */
+  function Memory(key) {
+    var storage = null;
+    try {
+      storage = window.sessionStorage;
+      storage.getItem(key);
+    } catch (error) {
+      storage = null; // blocked (a sandboxed frame, some privacy settings)
+    }
+    return {
+      load: function () {
+        try {
+          var saved = storage && JSON.parse(storage.getItem(key) || "null");
+          return saved && saved.version === 1 ? saved : null;
+        } catch (error) {
+          return null;
+        }
+      },
+      save: function (state) {
+        try {
+          if (storage) storage.setItem(key, JSON.stringify(Object.assign({ version: 1 }, state)));
+        } catch (error) {
+          // full: this page still works, the next one starts afresh
+        }
+      },
+    };
+  }
+
   // ------------------------------------------------------- the conversation
 
   /**
-   * The conversation UI, rendered into root.
-   * options: {api, bookBase, linkTarget, sessionId, placeholder}
-   * Returns {attachSelection(text, context), focus()}.
+   * The conversation UI, rendered into root, and kept in options.memory.
+   * options: {api, bookBase, linkTarget, memory, placeholder, book}; book() names the page's book
+   * Returns {attachSelection(text, page), focus()}.
    */
   function Conversation(root, options) {
-    var turns = []; // what went well, sent back as history
+    var saved = options.memory.load();
+    var sessionId = (saved && typeof saved.sessionId === "string" && saved.sessionId) || newSessionId();
+    var entries = []; // {question, selected, payload, text, sources, done | problem}: what the log shows, and keeps
     var busy = null; // the AbortController of the question being answered
-    var selection = null; // {text, context} attached to the next question
+    var selection = null; // {text, page} attached to the next question
 
+    var fresh = el("button", { type: "button", class: "bb-new", text: "New conversation" });
+    var bar = el("div", { class: "bb-bar", hidden: true }, [fresh]);
     var log = el("div", { class: "bb-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
     var empty = el("p", { class: "bb-empty", text: "Ask anything about the book. Answers cite the sections they come from." });
-    log.appendChild(empty);
     var quoteText = el("span", { class: "bb-quote-text" });
     var quoteClear = el("button", { type: "button", class: "bb-quote-clear", "aria-label": "Don't ask about the selection", text: "×" });
     var quote = el("div", { class: "bb-quote", hidden: true }, [el("span", { class: "bb-quote-label", text: "About the selection: " }), quoteText, quoteClear]);
@@ -453,9 +509,17 @@
     });
     var send = el("button", { type: "submit", class: "bb-send", text: "Ask" });
     var form = el("form", { class: "bb-form" }, [input, send]);
-    var chat = el("div", { class: "bb-chat" }, [log, quote, form]);
+    var chat = el("div", { class: "bb-chat" }, [bar, log, quote, form]);
     root.appendChild(chat);
+    restore(saved && Array.isArray(saved.entries) ? saved.entries : []);
 
+    fresh.addEventListener("click", function () {
+      if (busy) busy.abort();
+      sessionId = newSessionId();
+      restore([]);
+      remember();
+      input.focus();
+    });
     quoteClear.addEventListener("click", function () { attachSelection(null); input.focus(); });
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -479,56 +543,116 @@
       ask(question).catch(function () {}); // ask() shows its own problems
     });
 
+    function newSessionId() {
+      return "web-" + uuid();
+    }
+
+    /** The log as the entries say, e.g. after a page load; their finished answers are the history again. */
+    function restore(kept) {
+      entries = [];
+      log.replaceChildren(empty);
+      kept.slice(-KEPT_ENTRIES).forEach(function (entry) {
+        if (!entry || typeof entry.question !== "string") return;
+        var answer = show(entry.question, entry.selected, entry.payload || { query: entry.question });
+        answer.restore(entry);
+        entries.push(entry);
+      });
+      bar.hidden = !entries.length;
+      log.scrollTop = log.scrollHeight;
+    }
+
+    function remember() {
+      options.memory.save({ sessionId: sessionId, entries: entries.slice(-KEPT_ENTRIES) });
+    }
+
+    /** The turns that went well, as the API takes them: the history of the next question. */
+    function turns() {
+      var kept = [];
+      entries.forEach(function (entry) {
+        if (entry.done) kept.push({ role: "user", content: entry.question }, { role: "assistant", content: entry.text });
+      });
+      return kept;
+    }
+
     function grow() {
       // As tall as what was typed, up to a limit; scrollHeight leaves out the borders of a border-box.
       input.style.height = "auto";
       if (input.scrollHeight) input.style.height = Math.min(input.scrollHeight + input.offsetHeight - input.clientHeight, 160) + "px";
     }
 
-    function attachSelection(text, context) {
-      selection = text ? { text: text, context: context || "" } : null;
+    /** page: {url, title, section} of the page the text was selected on, or null. */
+    function attachSelection(text, page) {
+      selection = text ? { text: text, page: page || null } : null;
       quote.hidden = !selection;
       quoteText.textContent = selection ? "“" + (text.length > 160 ? text.slice(0, 160) + "…" : text) + "”" : "";
     }
 
-    async function ask(question) {
+    /** The question's turn and an empty answer under it, in the log; returns the answer. */
+    function show(question, selected, payload) {
       if (empty.parentNode) empty.remove();
-      var asked = selection;
-      attachSelection(null);
-      var payload = { query: question, history: recentHistory(turns) };
-      if (options.sessionId) payload.session_id = options.sessionId;
-      if (asked) payload.selected_text = (asked.context + asked.text).slice(0, MAX_SELECTION);
-
       var user = el("div", { class: "bb-turn bb-user" }, [el("p", { text: question })]);
-      if (asked) user.appendChild(el("blockquote", { class: "bb-selected", text: asked.text.length > 300 ? asked.text.slice(0, 300) + "…" : asked.text }));
+      if (selected) user.appendChild(el("blockquote", { class: "bb-selected", text: selected }));
       log.appendChild(user);
       var answer = new AnswerView(options, payload);
       log.appendChild(answer.node);
-      // The question at the top, the answer growing under it, read from its first word.
-      log.scrollTop = user.offsetTop - 12;
+      bar.hidden = false;
+      return answer;
+    }
 
-      busy = new AbortController();
+    async function ask(question) {
+      var asked = selection;
+      attachSelection(null);
+      var payload = { query: question, history: recentHistory(turns()), session_id: sessionId };
+      var book = options.book ? options.book() : null;
+      if (book) payload.book = book; // its passages first: the reader is on one of its pages
+      if (asked) {
+        // The selection alone: where it comes from goes apart, as its source, never into the text.
+        payload.selected_text = asked.text.slice(0, MAX_SELECTION);
+        if (asked.page) {
+          payload.page_url = asked.page.url;
+          if (asked.page.title) payload.page_title = asked.page.title;
+          if (asked.page.section) payload.page_section = asked.page.section;
+        }
+      }
+      var selected = asked ? (asked.text.length > 300 ? asked.text.slice(0, 300) + "…" : asked.text) : null;
+      var answer = show(question, selected, payload);
+      // The question at the top, the answer growing under it, read from its first word.
+      log.scrollTop = answer.node.previousSibling.offsetTop - 12;
+
+      var controller = new AbortController();
+      busy = controller;
       chat.classList.add("bb-busy");
       send.textContent = "Stop";
+      var entry = { question: question, selected: selected, payload: Object.assign({}, payload, { history: undefined }) };
       try {
         var done = await askStreaming(options.api, payload, {
           sources: function (sources) { answer.setSources(sources); },
           delta: function (text) { answer.add(text); },
-        }, busy.signal);
+        }, controller.signal);
         answer.finish(done);
-        turns.push({ role: "user", content: question }, { role: "assistant", content: answer.text });
+        entry.done = done;
       } catch (error) {
-        answer.fail(error instanceof Problem ? error : new Problem("server", "Something went wrong in this page. Please try again."));
+        var problem = error instanceof Problem ? error : new Problem("server", "Something went wrong in this page. Please try again.");
+        answer.fail(problem);
+        entry.problem = { kind: problem.kind, message: answer.problem.textContent };
       } finally {
-        busy = null;
-        chat.classList.remove("bb-busy");
-        send.textContent = "Ask";
+        if (busy === controller) {
+          busy = null;
+          chat.classList.remove("bb-busy");
+          send.textContent = "Ask";
+        }
       }
+      if (!answer.node.isConnected) return; // a new conversation began meanwhile
+      entry.text = answer.text;
+      entry.sources = answer.sources;
+      entries.push(entry);
+      remember();
     }
 
     return {
       attachSelection: attachSelection,
       focus: function () { grow(); input.focus(); },
+      showLatest: function () { log.scrollTop = log.scrollHeight; }, // once it is shown, e.g. after a page load
     };
   }
 
@@ -599,6 +723,14 @@
     }
     this.showSources();
     if (done.id) this.node.appendChild(new Rating(this).node);
+  };
+
+  /** A finished answer as a tab kept it: shown as it was, and still open to a rating. */
+  AnswerView.prototype.restore = function (entry) {
+    this.setSources(Array.isArray(entry.sources) ? entry.sources : []);
+    this.text = typeof entry.text === "string" ? entry.text : "";
+    if (entry.done && typeof entry.done === "object") this.finish(entry.done);
+    else this.fail(new Problem(entry.problem && entry.problem.kind || "server", entry.problem && entry.problem.message || ""));
   };
 
   AnswerView.prototype.fail = function (problem) {
@@ -731,6 +863,9 @@
     ".bb-dark .bb-chat,.bb-chat.bb-dark{--bb-fg:#e3e3e3;--bb-muted:#a0a4a8;--bb-bg:#1b1b1d;--bb-soft:#2a2b2e;--bb-line:#44474c;--bb-accent:#7aa2f7;--bb-accent-fg:#10131a;--bb-warn:#ffcb80;--bb-warn-bg:#3a2b14;--bb-bad:#ffb4b4;--bb-bad-bg:#3d1b1b;}",
     ".bb-chat,.bb-chat *{box-sizing:border-box;}",
     ".bb-log{position:relative;flex:1;overflow-y:auto;padding:12px;overscroll-behavior:contain;}",
+    ".bb-bar{display:flex;justify-content:flex-end;padding:6px 12px 0;}",
+    ".bb-new{font:inherit;font-size:13px;color:var(--bb-accent);background:none;border:1px solid var(--bb-line);border-radius:14px;padding:3px 10px;cursor:pointer;}",
+    ".bb-new:focus-visible{outline:2px solid var(--bb-accent);outline-offset:1px;}",
     ".bb-empty{color:var(--bb-muted);margin:8px 0;}",
     ".bb-turn{margin:0 0 14px;max-width:100%;overflow-wrap:anywhere;}",
     ".bb-turn p{margin:0 0 8px;}",
@@ -780,11 +915,11 @@
     ":host{all:initial;}",
     // Inherited properties still flow from the page through the host (letter-spacing, line-height...): stop them here.
     ".bb-widget{all:initial;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1c1e21;}",
-    ".bb-launcher{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;align-items:center;gap:8px;padding:10px 16px;border:0;border-radius:999px;",
+    ".bb-launcher{position:fixed;right:16px;bottom:var(--bb-bottom,16px);z-index:2147483000;display:flex;align-items:center;gap:8px;padding:10px 16px;border:0;border-radius:999px;",
     "background:#2e60c4;color:#fff;font:600 15px/1.2 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer;}",
     ".bb-dark .bb-launcher{background:#7aa2f7;color:#10131a;}",
     ".bb-launcher:focus-visible,.bb-ask-selection:focus-visible{outline:3px solid #f5a623;outline-offset:2px;}",
-    ".bb-panel{position:fixed;right:16px;bottom:72px;z-index:2147483001;display:flex;flex-direction:column;width:min(400px,calc(100vw - 32px));height:min(600px,calc(100vh - 96px));",
+    ".bb-panel{position:fixed;right:16px;bottom:calc(var(--bb-bottom,16px) + 56px);z-index:2147483001;display:flex;flex-direction:column;width:min(400px,calc(100vw - 32px));height:min(600px,calc(100vh - var(--bb-bottom,16px) - 80px));",
     "border-radius:12px;overflow:hidden;box-shadow:0 10px 40px rgba(0,0,0,.3);background:#fff;}",
     ".bb-dark .bb-panel{background:#1b1b1d;}",
     ".bb-panel[hidden]{display:none;}",
@@ -795,7 +930,11 @@
     ".bb-ask-selection{position:fixed;z-index:2147483002;padding:6px 10px;border:0;border-radius:6px;background:#1c1e21;color:#fff;",
     "font:600 13px/1.2 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.3);cursor:pointer;}",
     ".bb-ask-selection[hidden]{display:none;}",
-    "@media (max-width:480px){.bb-panel{inset:0;width:auto;height:auto;border-radius:0;}.bb-open .bb-launcher{display:none;}}",
+    ".bb-bottom-left .bb-launcher,.bb-bottom-left .bb-panel{right:auto;left:16px;}",
+    // While the page's own mobile menu is open, the widget steps aside entirely.
+    ".bb-away .bb-launcher,.bb-away .bb-panel,.bb-away .bb-ask-selection{display:none;}",
+    // On a phone the panel fills the screen under the page's navigation bar, which stays usable; its × closes it.
+    "@media (max-width:480px){.bb-panel{inset:var(--bb-top,0px) 0 0 0;width:auto;height:auto;border-radius:0;}.bb-open .bb-launcher{display:none;}}",
     "@media print{.bb-launcher,.bb-panel,.bb-ask-selection{display:none;}}",
   ].join("\n");
 
@@ -835,24 +974,36 @@
     return base && base.slice(-1) !== "/" ? base + "/" : base;
   }
 
-  function sessionId() {
-    return "web-" + uuid();
-  }
-
-  /** The chat page: the book's address from ?book=, else data-book-url, else this server. */
+  /** The chat page: the book's address from ?book=, else data-book-url, else none. */
   function mountPage(root) {
     var asked = new URLSearchParams(location.search).get("book");
     var configured = attribute("data-book-url") || document.documentElement.getAttribute("data-book-url");
-    var book = safeUrl(asked || "", location.href) || safeUrl(configured || "", location.href) || location.href;
+    // Without a book address, links are the sources' own: absolute ones open the book, paths stay text.
+    var book = safeUrl(asked || "", location.href) || safeUrl(configured || "", location.href) || undefined;
     addStyles(document, CHAT_CSS);
     var host = document.querySelector("[data-book-host]");
-    if (host && new URL(book).origin !== location.origin) {
+    if (host && book && new URL(book).origin !== location.origin) {
       host.textContent = "Sources link to " + new URL(book).host;
       host.hidden = false;
     }
     followTheme(root);
-    var conversation = Conversation(root, { api: apiBase(), bookBase: book, linkTarget: "_blank", sessionId: sessionId() });
+    var api = apiBase();
+    var conversation = Conversation(root, { api: api, bookBase: book, linkTarget: "_blank", memory: Memory("bookbot:chat:" + api) });
+    conversation.showLatest();
     conversation.focus();
+  }
+
+  /** The book of the page: data-book, else the docs instance Docusaurus names on <html> (plugin-docs plugin-id-X). */
+  function pageBook() {
+    var given = attribute("data-book");
+    if (given) return given;
+    var classes = document.documentElement.classList;
+    if (!classes.contains("plugin-docs")) return null;
+    for (var i = 0; i < classes.length; i++) {
+      var match = /^plugin-id-([\w-]+)$/.exec(classes[i]);
+      if (match) return match[1];
+    }
+    return null;
   }
 
   /** The floating button and panel, in a shadow root of their own. */
@@ -865,7 +1016,12 @@
     Object.keys(reset).forEach(function (name) { host.style.setProperty(name, reset[name], "important"); });
     var shadow = host.attachShadow({ mode: "open" });
     addStyles(shadow, CHAT_CSS + "\n" + WIDGET_CSS);
-    var frame = el("div", { class: "bb-widget" });
+    var position = attribute("data-position") || POSITIONS[0];
+    if (POSITIONS.indexOf(position) === -1) {
+      if (window.console) console.warn("Bookbot: data-position must be one of " + POSITIONS.join(", ") + "; using " + POSITIONS[0]);
+      position = POSITIONS[0];
+    }
+    var frame = el("div", { class: "bb-widget bb-" + position });
     var launcher = el("button", { type: "button", class: "bb-launcher", "aria-expanded": "false", "aria-haspopup": "dialog" }, [
       el("span", { "aria-hidden": "true", text: "?" }), "Ask the book",
     ]);
@@ -881,27 +1037,37 @@
     frame.appendChild(chip);
     shadow.appendChild(frame);
     var book = safeUrl(attribute("data-book-url") || "/", location.href);
-    var conversation = Conversation(body, { api: apiBase(), bookBase: book, linkTarget: null, sessionId: sessionId(), placeholder: "Ask about this book" });
+    var api = apiBase();
+    var conversation = Conversation(body, {
+      api: api, bookBase: book, linkTarget: null, memory: Memory("bookbot:widget:" + api), placeholder: "Ask about this book",
+      book: pageBook,
+    });
+    var openMemory = Memory("bookbot:widget-open:" + api);
     followTheme(frame);
 
+    var relayout = function () {};
+    var opened = false;
     function open(isOpen) {
       panel.hidden = !isOpen;
       frame.classList.toggle("bb-open", isOpen);
       launcher.setAttribute("aria-expanded", String(isOpen));
+      openMemory.save({ open: isOpen });
+      relayout();
+      if (isOpen && !opened) conversation.showLatest(); // the first time: where the conversation stands
+      opened = opened || isOpen;
       if (isOpen) conversation.focus();
       else launcher.focus();
     }
 
     launcher.addEventListener("click", function () {
       var selected = currentSelection();
-      if (selected && panel.hidden) conversation.attachSelection(selected, selectionContext());
+      if (selected && panel.hidden) conversation.attachSelection(selected, selectionPage());
       open(panel.hidden);
     });
     close.addEventListener("click", function () { open(false); });
     panel.addEventListener("keydown", function (event) {
       if (event.key === "Escape") open(false);
     });
-
     // Selecting text on the page offers to ask about it.
     var pending = null;
     function currentSelection() {
@@ -931,19 +1097,110 @@
     chip.addEventListener("mousedown", function (event) { event.preventDefault(); }); // keep the selection
     chip.addEventListener("click", function () {
       var text = currentSelection();
+      var page = selectionPage();
       chip.hidden = true;
       if (!text) return;
-      conversation.attachSelection(text, selectionContext());
+      conversation.attachSelection(text, page);
       open(true);
     });
 
     (document.body || document.documentElement).appendChild(host);
+    relayout = keepClear(frame, launcher);
+
+    // A link followed from an answer leaves the panel open on a wide screen, beside the page it leads to; on a
+    // phone the panel would hide that page, so it waits behind the launcher, the conversation kept.
+    var wasOpen = openMemory.load();
+    if (wasOpen && wasOpen.open && !narrow()) {
+      panel.hidden = false;
+      frame.classList.add("bb-open");
+      launcher.setAttribute("aria-expanded", "true");
+      conversation.showLatest();
+      opened = true;
+    }
   }
 
-  /** The page a selection came from, sent as the first line of selected_text. */
-  function selectionContext() {
-    var title = (document.title || "").trim();
-    return "(Selected on the page " + (title ? "“" + title + "”, " : "") + location.href.split("#")[0] + ")\n\n";
+  function narrow() {
+    return window.matchMedia ? window.matchMedia("(max-width: 480px)").matches : window.innerWidth <= 480;
+  }
+
+  /**
+   * Keeps the launcher off what the page shows in its corner: it sits above Docusaurus' "back to top"
+   * button, the panel on a phone starts under the page's navigation bar, and everything hides while the
+   * mobile menu (.navbar-sidebar) is open. Measured again when the window or the menu changes.
+   */
+  function keepClear(frame, launcher) {
+    var scheduled = false;
+    function measure() {
+      scheduled = false;
+      frame.classList.toggle("bb-away", menuOpen());
+      var bottom = EDGE;
+      var mine = launcher.getBoundingClientRect();
+      if (mine.width) { // not while it is hidden (under an open panel on a phone): measured again when it shows
+        document.querySelectorAll(".theme-back-to-top-button").forEach(function (button) {
+          var box = button.getBoundingClientRect();
+          if (box.width && box.left < mine.right && box.right > mine.left) {
+            bottom = Math.max(bottom, Math.ceil(window.innerHeight - box.top) + EDGE / 2);
+          }
+        });
+        frame.style.setProperty("--bb-bottom", bottom + "px");
+      }
+      var navbar = document.querySelector(".navbar");
+      var top = navbar ? navbar.getBoundingClientRect().bottom : 0;
+      frame.style.setProperty("--bb-top", Math.max(0, Math.min(Math.ceil(top), 120)) + "px");
+    }
+    function later() {
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(guard(measure));
+    }
+    measure();
+    window.addEventListener("resize", later, { passive: true });
+    // Docusaurus opens its menu and changes pages without a load: watch its bar's classes, and the page after clicks.
+    var navbar = document.querySelector(".navbar");
+    if (navbar && window.MutationObserver) new MutationObserver(later).observe(navbar, { attributes: true, attributeFilter: ["class"], subtree: true });
+    document.addEventListener("click", function () { setTimeout(later, 150); }, { capture: true, passive: true });
+    return later;
+  }
+
+  function menuOpen() {
+    if (document.querySelector(".navbar-sidebar--show")) return true;
+    var menu = document.querySelector(".navbar-sidebar");
+    if (!menu) return false;
+    var style = getComputedStyle(menu);
+    var box = menu.getBoundingClientRect();
+    return style.visibility !== "hidden" && style.display !== "none" && Number(style.opacity) > 0 && box.right > 0 && box.width > 0;
+  }
+
+  /**
+   * Where a selection was made, sent apart from it: the page's address with the anchor of the heading the
+   * selection is under, the page's title and that heading. Docusaurus gives its headings ids; a page whose
+   * headings have none is named without one.
+   */
+  function selectionPage() {
+    var chosen = window.getSelection && window.getSelection();
+    var node = chosen && chosen.rangeCount ? chosen.getRangeAt(0).startContainer : null;
+    var heading = null;
+    if (node) {
+      var headings = document.querySelectorAll("h1[id], h2[id], h3[id], h4[id], h5[id], h6[id]");
+      for (var i = 0; i < headings.length; i++) {
+        var before = headings[i].compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING;
+        if (before || headings[i].contains(node)) heading = headings[i];
+        else break;
+      }
+    }
+    var h1 = document.querySelector("article h1, main h1, h1");
+    var title = (h1 ? headingText(h1) : "") || (document.title || "").trim();
+    var url = location.href.split("#")[0] + (heading && heading !== h1 ? "#" + encodeURIComponent(heading.id) : "");
+    if (!/^https?:\/\/[!-~]+$/.test(url) || url.length > 2000) return null; // not a page the API can name
+    var section = heading && heading !== h1 ? headingText(heading) : "";
+    return { url: url, title: title.slice(0, 300), section: section.slice(0, 300) };
+  }
+
+  /** A heading's words, without the "#" link Docusaurus puts in it. */
+  function headingText(heading) {
+    var copy = heading.cloneNode(true);
+    copy.querySelectorAll(".hash-link").forEach(function (link) { link.remove(); });
+    return copy.textContent.replace(/[\u200b\u200c\u200d\ufeff]/g, "").replace(/\s+/g, " ").replace(/\s*#\s*$/, "").trim();
   }
 
   /** Dark when the Docusaurus site is (html[data-theme=dark]), or when the reader's system is and the site says nothing. */
@@ -970,13 +1227,19 @@
     };
   }
 
-  var start = guard(function () {
-    var mount = attribute("data-mount");
-    var root = mount ? document.querySelector(mount) : null;
-    if (root) mountPage(root);
-    else mountWidget();
-  });
-
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  var mount = attribute("data-mount");
+  if (mount) {
+    // The chat page is ours: it renders as soon as its markup is there.
+    var startPage = guard(function () {
+      var root = document.querySelector(mount);
+      if (root) mountPage(root);
+    });
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startPage);
+    else startPage();
+  } else if (document.readyState === "complete") {
+    setTimeout(guard(mountWidget), 0);
+  } else {
+    // On someone else's page, nothing is built before the page has loaded: the widget never slows it.
+    window.addEventListener("load", guard(mountWidget), { once: true });
+  }
 })();

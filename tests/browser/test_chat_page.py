@@ -281,3 +281,25 @@ def test_no_secret_reaches_the_browser(tab, service, fake_openai):
     answer.get_by_role("button", name="Send").click()
     expect(answer.locator(".bb-rate-status")).to_have_text("Saved. Thank you!")
     assert len(seen) >= 5 and not leaked, (seen, leaked)
+
+
+def test_the_conversation_survives_a_reload_of_the_tab_until_a_new_one_begins(tab, service, fake_openai):
+    fake_openai.reply = "One script tag [1]."
+    page = open_chat(tab, service)
+    ask(page, WIDGET_QUESTION)
+    ask(page, "And how do readers rate its answers?")
+    page.reload()
+    expect(page.locator(".bb-user")).to_have_count(2)
+    expect(page.locator(".bb-bot .bb-answer").last).to_have_text("One script tag [1].")
+    ask(page, "Which origins must be allowed?")
+    first, _, third = tab.sent("/v1/query")
+    assert len(third["history"]) == 4 and third["session_id"] == first["session_id"]
+
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator(".bb-user")).to_have_count(0)
+    expect(page.locator(".bb-input")).to_be_focused()
+    page.reload()
+    expect(page.locator(".bb-user")).to_have_count(0)
+    ask(page, WIDGET_QUESTION)
+    fourth = tab.sent("/v1/query")[-1]
+    assert fourth["history"] == [] and fourth["session_id"] != first["session_id"]

@@ -24,7 +24,7 @@ HOST_PAGE = """<!doctype html>
   div {{ padding: 40px; }}
   body {{ margin: 0 auto; max-width: 40em; line-height: 1.6; }}
 </style>
-<script src="{widget}" defer></script>
+<script src="{widget}" async></script>
 </head>
 <body>
 <h1>Launch files</h1>
@@ -94,7 +94,10 @@ def test_asks_about_the_text_the_reader_selected(tab, service, site, fake_openai
     expect(answer.locator(".bb-note")).to_have_text("Answered from your selection")
     (sent,) = tab.sent("/v1/query")
     assert sent["query"] == "What does this mean?"
-    assert sent["selected_text"] == f"(Selected on the page “Launch files | The book”, {url})\n\n{PASSAGE}"
+    # The selection alone; the page it came from goes apart, and comes back as the answer's source.
+    assert sent["selected_text"] == PASSAGE
+    assert sent["page_url"] == url and sent["page_title"] == "Launch files" and "page_section" not in sent
+    expect(answer.locator(".bb-sources li a")).to_have_attribute("href", url)
     expect(panel.locator(".bb-quote")).to_be_hidden()
 
 

@@ -81,6 +81,10 @@ class FakeOpenAI:
 
     Settings read on every request, so a test may change them at any time:
     `reply` (a string, or a callable given the request body that returns one),
+    `rewrite` (the same, for the service's follow-up rewrite: a chat request
+    whose user message holds a <conversation> and a <question>; by default the
+    question comes back unchanged, as a model returns one that stands on its
+    own; a callable `reply` answers these too),
     `token_delay` (seconds between streamed deltas) and `latency` (seconds
     before answering: a number for every path, or a mapping from a path suffix
     such as "chat/completions" to seconds).
@@ -99,6 +103,7 @@ class FakeOpenAI:
         self.dimensions = dimensions
         self._defaults = (reply, token_delay, latency)
         self.reply: Reply = reply
+        self.rewrite: Reply | None = None
         self.token_delay = token_delay
         self.latency: float | Mapping[str, float] = latency
         self._lock = threading.Lock()
@@ -202,6 +207,7 @@ class FakeOpenAI:
             self._disconnects = 0
             self._faults.clear()
         self.reply, self.token_delay, self.latency = self._defaults
+        self.rewrite = None
 
     # Fault injection
 
@@ -330,8 +336,7 @@ class FakeOpenAI:
     async def _chat_completions(
         self, body: dict, send: Callable, client: _ClientWatch, cut_after: int | None
     ) -> None:
-        reply = self.reply(body) if callable(self.reply) else self.reply
-        reply = str(reply)
+        reply = str(self._reply_for(body))
         prompt_tokens = sum(_count_words(_message_text(m)) for m in body.get("messages") or [])
         completion_tokens = _count_words(reply)
         usage = {
@@ -353,6 +358,16 @@ class FakeOpenAI:
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
         completion = {**identity, "object": "chat.completion", "choices": [choice], "usage": usage}
         await _send_json(send, 200, completion)
+
+    def _reply_for(self, body: dict) -> str:
+        if callable(self.reply):
+            return self.reply(body)
+        question = _rewrite_question(body)
+        if question is None:
+            return self.reply
+        if self.rewrite is None:
+            return question
+        return self.rewrite(body) if callable(self.rewrite) else self.rewrite
 
     async def _stream_chat(
         self,
@@ -588,6 +603,19 @@ def _message_text(message: Any) -> str:
     if isinstance(content, list):
         return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
+
+
+_QUESTION = re.compile(r"<question>\n?(.*?)\n?</question>", re.S)
+
+
+def _rewrite_question(body: dict) -> str | None:
+    """The question of a follow-up rewrite request (a user message with a conversation and a question), or None."""
+    messages = body.get("messages") or []
+    user = _message_text(messages[-1]) if messages else ""
+    found = _QUESTION.search(user)
+    if "<conversation>" not in user or found is None:
+        return None
+    return found.group(1).replace("<\\/", "</").strip()
 
 
 def _split_deltas(reply: str) -> list[str]:

@@ -375,3 +375,20 @@ def test_records_every_request_and_reset_forgets_them_and_restores_settings(fake
     assert client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES).choices[0].message.content == (
         DEFAULT_REPLY
     )
+
+
+REWRITE = [
+    {"role": "system", "content": "Rewrite the reader's last question."},
+    {"role": "user", "content": "<conversation>\nuser: What is RAG?\n</conversation>\n<question>\nAnd <\\/b> how fast is it?\n</question>"},
+]
+
+
+def test_a_follow_up_rewrite_gets_the_question_back_unless_told_otherwise(fake, client):
+    fake.reply = "An answer."
+    first = client.chat.completions.create(model="gpt-4o-mini", messages=REWRITE)
+    fake.rewrite = "How fast is RAG?"
+    second = client.chat.completions.create(model="gpt-4o-mini", messages=REWRITE)
+    third = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert first.choices[0].message.content == "And </b> how fast is it?"
+    assert second.choices[0].message.content == "How fast is RAG?"
+    assert third.choices[0].message.content == "An answer."

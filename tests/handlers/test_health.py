@@ -1,11 +1,14 @@
 """handlers/health.py called directly: healthy, degraded and unhealthy, each dependency's state."""
 
+import asyncio
+
 import pytest
 
 from handlers import health
 from handlers.health import HealthRequest
 from lib.config import Config
-from lib.index.vector_store import open_qdrant
+from lib.index.background import Progress
+from lib.index.vectors import open_vectors
 from tests.parts import pool
 
 pytestmark = pytest.mark.anyio
@@ -62,7 +65,7 @@ async def test_is_unhealthy_when_nothing_is_indexed(tmp_path):
 
 async def test_is_unhealthy_and_says_so_when_another_process_holds_the_local_vector_store(config_for, sparse_index):
     config = config_for(sparse_index)
-    holder = open_qdrant(config)
+    holder = open_vectors(config)
     try:
         async with pool(config) as clients:
             status, body = await check(clients)
@@ -81,3 +84,31 @@ async def test_caches_the_report_for_a_few_seconds(config_for, dense_index, fake
         third = await check(clients)
     assert first == second and third[1]["services"]["openai_api"] == "unhealthy"
     assert len(fake_openai.calls("models")) >= 2
+
+
+async def test_says_starting_at_once_while_the_book_is_first_indexed(tmp_path):
+    async with pool(Config(data_dir=tmp_path, index_on_start=False, embeddings="none"), background=False) as clients:
+        clients.indexing = Progress("indexing", 128, 148)  # what the background indexing sets
+        status, body = await check(clients)
+    assert status == 200 and body["status"] == "starting" and body["services"]["vector_db"] == "healthy"
+    assert body["indexing"] == {"phase": "indexing", "done": 128, "total": 148} and "errors" not in body
+
+
+async def test_is_no_longer_starting_once_the_book_can_be_searched_while_it_is_embedded(config_for, sparse_index):
+    async with pool(config_for(sparse_index), background=False) as clients:
+        clients.indexing = Progress("embedding", 40, 148)
+        status, body = await check(clients)
+    assert status == 200 and body["status"] == "degraded" and body["indexing"]["phase"] == "embedding"  # no model: degraded
+
+
+async def test_logs_the_start_up_indexing_at_info_and_is_done_once_it_ends(tmp_path, caplog):
+    import logging
+
+    async with pool(Config(data_dir=tmp_path, embeddings="none")) as clients:
+        with caplog.at_level(logging.INFO, logger="bookbot"):
+            await asyncio.wait_for(asyncio.gather(*clients.background), 60)
+        clients.caches.index_changed()
+        status, body = await check(clients)
+    progress = [record for record in caplog.records if record.name == "bookbot" and "new chunks" in record.getMessage()]
+    assert progress and all(record.levelno == logging.INFO for record in progress)
+    assert status == 200 and body["status"] == "degraded" and "indexing" not in body and body["collection"]["points"] > 50

@@ -45,7 +45,8 @@ async def test_serves_a_question_asked_again_from_the_cache_with_an_id_of_its_ow
 async def test_answers_again_after_a_re_index(config_for, dense_index, fake_openai):
     async with pool(config_for(dense_index)) as clients:
         await ask(clients, query=QUESTION)
-        await clients.qdrant.update_collection(clients.config.qdrant_collection_name, metadata={"index_version": "next"})
+        collection = await clients.vectors.describe()
+        await clients.vectors.set_metadata({**collection.metadata, "index_version": "next"})
         clients.caches.index_changed()  # as the indexer does when it finishes; else within a second
         again = await ask(clients, query=QUESTION)
     assert again["cached"] is False and len(fake_openai.calls("chat/completions")) == 2

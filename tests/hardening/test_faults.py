@@ -157,7 +157,7 @@ def test_the_daily_token_budget_turns_answers_extractive_without_calling_the_mod
     print(f"token budget: one answer spent {spent} of 100 tokens; the next two were extractive, the model not called")
 
 
-def test_vector_store_and_database_unreachable_at_start_up_then_the_store_comes_back(tmp_path, sparse_index):
+def test_vector_store_and_database_unreachable_at_start_up_then_the_store_comes_back(tmp_path, server_index):
     qdrant_port, database_port = free_port(), free_port()
     env = {
         "QDRANT_URL": f"http://127.0.0.1:{qdrant_port}",
@@ -179,7 +179,7 @@ def test_vector_store_and_database_unreachable_at_start_up_then_the_store_comes_
         assert int(feedback.headers["Retry-After"]) > 0
 
         store = tmp_path / "qdrant-server"
-        shutil.copytree(sparse_index.qdrant_path, store)
+        shutil.copytree(server_index.qdrant_path, store)
         with QdrantFront(store, qdrant_port):
             health_becomes(http, "degraded", vector_db="healthy", database="unhealthy")
             answered = http.post("/v1/query", json=QUESTION)

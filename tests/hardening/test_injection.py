@@ -45,7 +45,7 @@ def service(tmp_path_factory, openai_server):
     book = root / "book"
     book.mkdir()
     (book / "flux-capacitor.md").write_text(PAGE)
-    index_book(Config(data_dir=root / "index", index_on_start=False), book=book)
+    index_book(Config(data_dir=root / "index", index_on_start=False, embeddings="none"), book=book)
     # A low threshold: both passages, the hostile one too, must reach the model.
     env = {"OPENAI_BASE_URL": openai_server.base_url, "SIMILARITY_THRESHOLD": "0.1"}
     with running(root / "service", env, Config(data_dir=root / "index")) as started:

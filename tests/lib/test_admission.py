@@ -1,6 +1,7 @@
-"""lib/admission.py: the gate that turns misses away quickly when one process can't keep up."""
+"""lib/admission.py: a burst is queued while its expected wait is short; past the bound, turned away at once."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -25,13 +26,35 @@ async def test_lets_as_many_through_as_it_has_slots_and_the_rest_wait_their_turn
     assert most == 2 and gate.turned_away == 0
 
 
-async def test_turns_away_with_a_503_and_retry_after_who_would_wait_too_long():
-    gate = Gate(slots=1, patience=0.05)
-    async with gate.held():
-        with pytest.raises(Unavailable) as caught:
-            async with gate.held():
-                pass
-    assert caught.value.STATUS == 503 and caught.value.headers["Retry-After"] == "1"
+async def test_queues_a_burst_many_times_its_slots_when_the_wait_is_short():
+    gate = Gate(slots=4, patience=2.0)
+
+    async def work():
+        async with gate.held():
+            await asyncio.sleep(0.005)
+
+    await asyncio.gather(*(work() for _ in range(300)))
+    assert gate.turned_away == 0
+
+
+async def test_turns_away_at_once_with_the_wait_it_would_have_had():
+    gate = Gate(slots=1, patience=0.5, first_guess=2.0)  # a holder keeps its slot about 2 s
+    release = asyncio.Event()
+
+    async def slow():
+        async with gate.held():
+            await release.wait()
+
+    holder = asyncio.create_task(slow())
+    await asyncio.sleep(0.01)
+    asked = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        async with gate.held():
+            pass
+    assert time.monotonic() - asked < 1.0  # at once: a queued caller gives up only after 1.5 s
+    assert caught.value.STATUS == 503 and caught.value.headers["Retry-After"] == "2"
     assert "busy" in caught.value.message and gate.turned_away == 1
+    release.set()
+    await holder
     async with gate.held():  # the slot is free again
         pass

@@ -4,9 +4,7 @@ import asyncio
 
 import pytest
 
-from lib.caches import Cache, CachedEmbeddings, Caches, digest, normalise
-from lib.clients import open_openai
-from lib.config import Config
+from lib.caches import Cache, Caches, digest, normalise
 
 pytestmark = pytest.mark.anyio
 
@@ -118,22 +116,3 @@ def test_the_indexer_clearing_health_forgets_the_collection_but_keeps_answers():
     assert caches.health.get("key") is None and caches.collection.get("key") is None
     assert caches.answers.get("key") == "value" and caches.embeddings.get("key") == "value"
     assert set(caches.stats()) == {"embeddings", "answers", "collection", "health"}
-
-
-async def test_embeds_a_query_once_and_passes_batches_through(fake_openai):
-    client = open_openai(Config(openai_base_url=fake_openai.base_url))
-    caches = Caches()
-    cached = CachedEmbeddings(client, caches.embeddings)
-    try:
-        first = await cached.embeddings.create(model="text-embedding-3-small", input=["What is a node?"])
-        again = await cached.embeddings.create(model="text-embedding-3-small", input=["what is a node"])
-        other_model = await cached.embeddings.create(model="text-embedding-3-large", input=["What is a node?"])
-        batch = await cached.embeddings.create(model="text-embedding-3-small", input=["one", "two"])
-        models = await cached.models.list()
-    finally:
-        await cached.close()
-    assert [item.embedding for item in again.data] == [item.embedding for item in first.data]
-    assert first.data[0].index == 0 and len(first.data[0].embedding) == 64
-    assert len(other_model.data) == 1 and len(batch.data) == 2 and models.data
-    assert len(fake_openai.calls("embeddings")) == 3
-    assert caches.embeddings.stats()["hits"] == 1

@@ -24,8 +24,6 @@ import tempfile
 import time
 import uuid
 
-from qdrant_client import models
-
 from tests.perf.book import QUESTION
 from tests.perf.upstreams import Upstream
 
@@ -51,33 +49,31 @@ async def measure(calls: int) -> None:
     clients = await open_clients(Config.from_environ())
     try:
         collection = await retrieval.describe_collection(clients)
-        [vector] = await retrieval.embed(clients, [QUESTION])
+        vector = await retrieval.embed_question(clients, QUESTION)
         plan = await compose.prepare(clients, collection, query=QUESTION)
-        prefetch = [
-            models.Prefetch(query=vector, using=retrieval.DENSE, limit=20),
-            models.Prefetch(query=sparse.query_vector(QUESTION), using=retrieval.SPARSE, limit=20),
-        ]
-        fused = models.FusionQuery(fusion=models.Fusion.RRF)
-        hits = await clients.qdrant.query_points(collection.name, prefetch=prefetch, query=fused, limit=5, with_payload=True, with_vectors=[retrieval.DENSE])
+        terms = sparse.query_vector(QUESTION)
+
+        def fused():
+            return clients.vectors.search(limit=5, dense=vector, sparse=terms, depth=20, with_dense=True)
+
+        hits = await fused()
 
         async def cosines():
-            norm = retrieval._norm(vector)
-            return [retrieval._cosine(vector, point.vector[retrieval.DENSE], norm) for point in hits.points]
+            return retrieval.cosines(vector, [hit.dense for hit in hits])
 
         async def miss():
             reply = await query.handle(query.QueryRequest.from_json({"query": f"{QUESTION} {uuid.uuid4().hex}"}), clients)
             assert reply.status == 200 and reply.body["answerable"], reply.body
 
         print("client CPU per call, in this process:")
-        sdk = clients.openai._client  # the SDK itself, under the service's embedding cache
+        sdk = clients.openai  # the SDK itself, under the service's embedding cache
         await cpu_per_call("OpenAI SDK: embeddings.create, one question", lambda: sdk.embeddings.create(
             model=clients.config.openai_embedding_model, input=[f"{QUESTION} {uuid.uuid4().hex}"]), calls)
         await cpu_per_call("OpenAI SDK: chat.completions.create, the answer's prompt", lambda: sdk.chat.completions.create(
             model=clients.config.openai_generation_model, messages=plan.messages), calls)
-        await cpu_per_call("qdrant-client: query_points, fused, 5 hits with vectors", lambda: clients.qdrant.query_points(
-            collection.name, prefetch=prefetch, query=fused, limit=5, with_payload=True, with_vectors=[retrieval.DENSE]), calls)
+        await cpu_per_call("qdrant-client: query_points, fused, 5 hits with vectors", fused, calls)
         await cpu_per_call("the 5 hits' cosines (1,536 dimensions)", cosines, calls)
-        await cpu_per_call("lib.retrieval.search: embed, query, cosines", lambda: retrieval.search(
+        await cpu_per_call("lib.answer.retrieval.search: embed, query, cosines", lambda: retrieval.search(
             clients, f"{QUESTION} {uuid.uuid4().hex}", 5, collection), calls)
         await cpu_per_call("handlers.query.handle: a whole miss (answer log included)", miss, calls)
     finally:

@@ -12,9 +12,12 @@ The spec (JSON): `url` (http://host:port), `method`, `path`, `headers`,
 run has), `connections`, `warmup` and `duration` (seconds), `timeout`
 (seconds; a slower request is an error), `max_requests` (a bound on the
 count), `stream` (read a chunked text/event-stream and time its first
-event). Each connection sends its next request once the last is answered.
+event), `once` (a burst: every connection sends one request, all at once,
+and the run ends when the last is answered, however long that takes). Each
+connection sends its next request once the last is answered.
 
-The result: requests completed within the measured window and their rate;
+The result: requests completed within the measured window and their rate
+(for a burst: the wall time until the last answer, `wall_ms`);
 p50 and p99 of every request started in it, however late it finished; errors
 by kind; for streams, the time to the first event; the driver's own CPU use
 (near 1.0 means the driver, not the server, may be the limit).
@@ -149,6 +152,9 @@ async def run(spec: dict) -> dict:
     timeout = float(spec.get("timeout", 10.0))
     max_requests = int(spec.get("max_requests", 1_000_000))
     stream = bool(spec.get("stream", False))
+    once = bool(spec.get("once", False))
+    if once:  # every request counts, and the window lasts as long as the slowest answer
+        warmup, duration, max_requests = 0.0, timeout + 1.0, connections
     make = _request_maker(spec, f"{host}:{port}")
     loop = asyncio.get_running_loop()
     numbers = itertools.count(int(spec.get("first_number", 0)))
@@ -168,10 +174,12 @@ async def run(spec: dict) -> dict:
         )
         return protocol
 
+    last_answer = begin
+
     async def client(index: int) -> None:
-        nonlocal completed_in_window, sent
+        nonlocal completed_in_window, sent, last_answer
         # Spread the first connections over a few milliseconds, as a crowd arrives, not one instant.
-        await asyncio.sleep(index * 0.0005)
+        await asyncio.sleep(0 if once else index * 0.0005)
         connection = None
         while time.perf_counter() < window_end and sent < max_requests:
             sent += 1
@@ -188,6 +196,7 @@ async def run(spec: dict) -> dict:
                 kind = type(error).__name__ if isinstance(error, OSError) else str(error)
             else:
                 finished = time.perf_counter()
+                last_answer = max(last_answer, finished)
                 counted = started >= window_start
                 if counted:
                     statuses[status] += 1
@@ -199,12 +208,16 @@ async def run(spec: dict) -> dict:
                         errors[f"http {status}"] += 1
                 if window_start <= finished <= window_end and 200 <= status < 300:
                     completed_in_window += 1
+                if once:
+                    break
                 continue
             if time.perf_counter() >= window_start:
                 errors[kind] += 1
             if connection is not None:
                 connection.transport.close()
                 connection = None
+            if once:
+                break
         if connection is not None:
             connection.transport.close()
 
@@ -216,7 +229,7 @@ async def run(spec: dict) -> dict:
     marker = asyncio.create_task(mark_window())
     await asyncio.gather(*(client(index) for index in range(connections)))
     await marker
-    elapsed = min(time.perf_counter(), window_end) - window_start
+    elapsed = (last_answer - begin) if once else min(time.perf_counter(), window_end) - window_start
     cpu = (sum(os.times()[:2]) - cpu_start) / max(elapsed, 1e-9) if cpu_start is not None else None
     return {
         "connections": connections,
@@ -224,6 +237,7 @@ async def run(spec: dict) -> dict:
         "requests": completed_in_window,
         "rps": round(completed_in_window / elapsed, 1) if elapsed > 0 else 0.0,
         "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
         "p99_ms": _percentile(latencies, 99),
         "first_event_p50_ms": _percentile(firsts, 50) if stream else None,
         "first_event_p99_ms": _percentile(firsts, 99) if stream else None,
@@ -232,6 +246,7 @@ async def run(spec: dict) -> dict:
         "statuses": {str(status): count for status, count in statuses.items()},
         "sent": sent,
         "driver_cpu": round(cpu, 2) if cpu is not None else None,
+        "wall_ms": round((last_answer - begin) * 1000, 1) if once else None,
     }
 
 

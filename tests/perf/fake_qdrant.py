@@ -37,6 +37,7 @@ INDEX_VERSION = "bench00000000001"
 MAX_LIMIT = 100
 _QUERY_PATH = re.compile(r"/collections/([^/]+)/points/query")
 _INFO_PATH = re.compile(r"/collections/([^/]+)(/exists)?")
+_COUNT_PATH = re.compile(r"/collections/([^/]+)/points/count")
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain")]
 
@@ -83,6 +84,9 @@ class FakeQdrant:
             limit = min(MAX_LIMIT, int(search.get("limit") or 10))
             hits = self._ranked[bool(search.get("with_vector"))][limit]
             return 200, _JSON, f'{{"result":{hits},"status":"ok","time":0.0001}}'.encode()
+        count = _COUNT_PATH.fullmatch(path)
+        if method == "POST" and count:  # every point has its embedding
+            return (200, _JSON, _envelope({"count": self._points})) if count.group(1) == COLLECTION else _not_found(count.group(1))
         info = _INFO_PATH.fullmatch(path)
         if method == "GET" and info:
             name, exists = info.groups()

@@ -102,8 +102,9 @@ def cosine(a: list[float], b: list[float]) -> float:
 def retrieve(question: str, top_k: int) -> list[dict]:
     vector = openai_client.embeddings.create(model=EMBEDDING_MODEL, input=[question]).data[0].embedding
     prefetch = [models.Prefetch(query=vector, using="dense", limit=top_k * 4)]
-    sparse_query = sparse.query_vector(question)
-    if sparse_query.indices:
+    terms = sparse.query_vector(question)
+    if terms.indices:
+        sparse_query = models.SparseVector(indices=list(terms.indices), values=list(terms.values))
         prefetch.append(models.Prefetch(query=sparse_query, using="sparse", limit=top_k * 4))
     result = qdrant.query_points(
         COLLECTION, prefetch=prefetch, query=models.FusionQuery(fusion=models.Fusion.RRF),

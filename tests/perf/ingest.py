@@ -23,21 +23,22 @@ from pathlib import Path
 from lib.clients import open_openai
 from lib.config import Config
 from lib.index import indexer
-from lib.index.vector_store import open_qdrant
+from lib.index.embedding import open_embedder
+from lib.index.vectors import open_vectors
 from tests.perf.book import write_book
 
 
 async def _index(chunks, config: Config, book: Path) -> indexer.Summary:
-    qdrant = open_qdrant(config)
-    embedder = open_openai(config)
+    vectors = open_vectors(config)
+    client = open_openai(config)
+    embedder = open_embedder(config, client)
     try:
-        return await indexer.index_chunks(
-            chunks, qdrant=qdrant, embedder=embedder, config=config, collection=config.qdrant_collection_name,
-            sources=[str(book)],
-        )
+        summary = await indexer.index_chunks(chunks, vectors=vectors, embedder=embedder, config=config, sources=[str(book)])
+        summary.embedded = await indexer.fill_embeddings(vectors, embedder)
+        return summary
     finally:
-        await qdrant.close()
-        await embedder.close()
+        await vectors.close()
+        await client.close()
 
 
 def _peak_rss_mb(reset: bool = False) -> float:

@@ -17,7 +17,8 @@ def test_runs_every_scenario_against_every_server_and_ingests(pg_server_url, tmp
     report = bench.run(bench.PLANS["smoke"], args, tmp_path, database=pg_server_url)
     measured = {(result["system"], result["scenario"]) for result in report["results"]}
     scenarios = {scenario.name for scenario in bench.scenarios(bench.PLANS["smoke"])}
-    assert measured == {(system, name) for system in ("bookbot", "fastapi") for name in scenarios} | {("floor", "floor")}
+    server_path = {("bookbot-qdrant", name) for name in bench.SERVER_PATH}
+    assert measured == {(system, name) for system in ("bookbot", "fastapi") for name in scenarios} | server_path | {("floor", "floor")}
     for result in report["results"]:
         assert result["requests"] > 0 and result["errors"] == 0, result
         assert result["peak_rss_mb"] > 0 and result["cpu_ms_per_request"] is not None

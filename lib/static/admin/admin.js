@@ -112,7 +112,8 @@
 
   function bookBase() {
     var given = params.get("book") || document.documentElement.getAttribute("data-book-url");
-    return safeUrl(given || "", window.location.href) || window.location.origin + "/";
+    // None: absolute source links open the book; a path (no site address was known) stays text.
+    return safeUrl(given || "", window.location.href) || undefined;
   }
 
   // ------------------------------------------------------------- the key

@@ -11,7 +11,7 @@ import pytest
 
 from lib.answer import retrieval
 from lib.index import sparse
-from tests.parts import pool
+from tests.parts import local_mode, pool
 
 CASES = Path(__file__).parents[2] / "eval" / "cases.jsonl"
 QUESTION = "Where do I copy the connection string on Neon?"
@@ -63,13 +63,25 @@ async def test_searches_in_every_mode_with_a_dense_model(dense_index, config_for
 
 
 @pytest.mark.anyio
+async def test_a_book_filter_keeps_that_books_passages_in_every_mode(dense_index, config_for, fake_openai):
+    # The bundled book is one docs folder: every passage is in the book "default".
+    async with pool(config_for(dense_index)) as clients:
+        collection = await retrieval.describe_collection(clients)
+        for mode in retrieval.MODES:
+            everything = await retrieval.search(clients, QUESTION, 5, collection, mode=mode)
+            assert {passage.book for passage in everything} == {"default"}, mode
+            assert await retrieval.search(clients, QUESTION, 5, collection, mode=mode, book="default") == everything, mode
+            assert await retrieval.search(clients, QUESTION, 5, collection, mode=mode, book="another") == [], mode
+
+
+@pytest.mark.anyio
 async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_index, config_for):
     question = "How do I knead dough for a Hugging Face Space?"
     async with pool(config_for(sparse_index)) as clients:
         collection = await retrieval.describe_collection(clients)
         found = await retrieval.search(clients, question, 5, collection)
-        points, _ = await clients.qdrant.scroll(collection.name, limit=10_000, with_payload=True)
-    texts = {str(point.id): retrieval._indexed_text(point.payload) for point in points}
+        points = await clients.vectors.payloads()
+    texts = {point_id: retrieval._indexed_text(payload) for point_id, payload in points.items()}
     frequencies = Counter(term for text in texts.values() for term in set(sparse.terms(text)))
     idf = {term: sparse.bm25_idf(frequencies[term], len(points)) for term in sparse.terms(question)}
     assert idf["knead"] == idf["dough"] == max(idf.values())  # terms the book never uses weigh most
@@ -88,14 +100,37 @@ async def test_hybrid_scores_every_hit_by_its_cosine_even_one_the_dense_prefetch
         collection = await retrieval.describe_collection(clients)
         for question in questions:
             found = await retrieval.search(clients, question, top_k, collection, mode=retrieval.HYBRID)
-            [vector] = await retrieval.embed(clients, [question])
+            vector = await retrieval.embed_question(clients, question)
             depth = top_k * retrieval.PREFETCH_FACTOR
-            dense = await clients.qdrant.query_points(collection.name, query=vector, using=retrieval.DENSE, limit=depth)
-            words_alone += sum(passage.chunk_id not in {str(point.id) for point in dense.points} for passage in found)
-            points = await clients.qdrant.retrieve(collection.name, ids=[p.chunk_id for p in found], with_vectors=[retrieval.DENSE])
-            stored = {str(point.id): numpy.asarray(point.vector[retrieval.DENSE]) for point in points}
+            dense = await clients.vectors.search(limit=depth, dense=vector)
+            words_alone += sum(passage.chunk_id not in {hit.id for hit in dense} for passage in found)
+            everything = await clients.vectors.search(limit=collection.points, dense=vector, with_dense=True)
+            stored = {hit.id: numpy.asarray(hit.dense) for hit in everything}
             question_vector = numpy.asarray(vector)
             for passage in found:
                 cosine = stored[passage.chunk_id] @ question_vector / numpy.linalg.norm(stored[passage.chunk_id]) / numpy.linalg.norm(question_vector)
                 assert passage.score == pytest.approx(max(0.0, cosine), abs=1e-3), (question, passage.chunk_id)
     assert words_alone > 0  # a hit found by its words alone is scored by its cosine too
+
+
+@pytest.mark.anyio
+async def test_both_engines_keep_the_same_retrieval_contract(sparse_index, server_index, config_for):
+    """The embedded engine and a Qdrant server (its local mode standing in) find and score alike."""
+    questions = [json.loads(line)["query"] for line in CASES.read_text().splitlines() if line.strip()]
+    results = {}
+    for name, index in (("edge", sparse_index), ("server", server_index)):
+        config = config_for(index)
+        async with pool(config) as clients:
+            if name == "server":  # the same DATA_DIR/qdrant that a server would hold, through qdrant-client
+                await clients.vectors.close()
+                clients.vectors = local_mode(config)
+            collection = await retrieval.describe_collection(clients)
+            results[name] = [await retrieval.search(clients, question, 5, collection) for question in questions]
+            # One book's passages alone: the bundled book is all of the book "default".
+            assert await retrieval.search(clients, questions[0], 5, collection, book="default") == results[name][0]
+            assert await retrieval.search(clients, questions[0], 5, collection, book="another") == []
+    same_hits = 0
+    for edge, server in zip(results["edge"], results["server"]):
+        assert [p.score for p in edge] == pytest.approx([p.score for p in server], abs=1e-4)
+        same_hits += {p.chunk_id for p in edge} == {p.chunk_id for p in server}
+    assert same_hits >= 0.95 * len(questions)  # ties at the fifth place may be broken either way

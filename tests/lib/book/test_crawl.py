@@ -254,3 +254,64 @@ def test_pages_are_fetched_up_to_max_workers_at_a_time(site):
 def test_rejects_a_url_that_is_not_http():
     with pytest.raises(ValueError, match="http"):
         list(crawl_site("ftp://book.example/"))
+
+
+def page_html(title: str, html_class: str = "plugin-docs plugin-id-default docs-doc-page", body: str = "") -> str:
+    return (f'<html class="{html_class}"><head><title>{title} | Site</title></head><body><main>'
+            f'<div class="theme-doc-markdown markdown"><h1>{title}</h1><p>Text.</p>{body}</div></main></body></html>')
+
+
+def test_a_sitemap_listing_another_host_is_read_on_the_host_crawled_and_the_log_says_so_once(site, caplog):
+    no_robots(site)
+    production = "https://production.example"
+    site.add(responses.GET, SITE + "/sitemap.xml", body=sitemap(production + "/base/", production + "/base/docs/intro"))
+    add_page(site, "/base/", page_html("Home", "plugin-pages plugin-id-default"))
+    add_page(site, "/base/docs/intro", page_html("Intro"))
+
+    with caplog.at_level("WARNING", logger="lib.book.crawl"):
+        results = crawl(SITE)
+
+    assert [(page.title, page.url, page.book) for page in results] == [
+        ("Home", SITE + "/base/", None),  # the site's root page: kept, and no docs instance's
+        ("Intro", SITE + "/base/docs/intro", "default"),
+    ]
+    moved = [record.getMessage() for record in caplog.records if "sitemap lists" in record.getMessage()]
+    assert moved == [f"the sitemap lists its pages on {production}; fetching them from {SITE} instead"]
+
+
+def test_tag_category_index_search_and_404_pages_are_left_out_and_counted(site, caplog):
+    no_robots(site)
+    pages = {
+        "/docs/tags": page_html("Tags", "plugin-docs plugin-id-default docs-tags-list-page"),
+        "/docs/tags/soil": page_html("One doc tagged", "plugin-docs plugin-id-default docs-tags-doc-list-page"),
+        "/docs/category/planting": page_html("Planting", body='<div class="generatedIndexPage_pcaZ"><h2>Soil</h2></div>'),
+        "/search": page_html("Search", "search-page-wrapper plugin-id-default"),
+        "/404.html": page_html("Page Not Found", "plugin-native plugin-id-default"),
+        "/docs/soil": page_html("Soil"),
+    }
+    site.add(responses.GET, SITE + "/sitemap.xml", body=sitemap(*(SITE + path for path in pages)))
+    for path, html in pages.items():
+        add_page(site, path, html)
+
+    with caplog.at_level("WARNING", logger="lib.book.crawl"):
+        results = crawl(SITE)
+
+    assert [page.route for page in results] == ["/docs/soil"]
+    assert "left out what is no page of the book: 1 404 page, 1 generated category index, 1 search page, 2 tag pages" in caplog.text
+
+
+def test_from_a_page_the_folders_own_page_is_kept(site):
+    no_robots(site)
+    add_page(site, "/handbook/intro", doc_html("Intro", links=("/handbook", "/handbook/beds", "/elsewhere")))
+    add_page(site, "/handbook", doc_html("Welcome"))
+    add_page(site, "/handbook/beds", doc_html("Beds"))
+
+    assert [page.route for page in crawl(SITE + "/handbook/intro")] == ["/handbook/intro", "/handbook", "/handbook/beds"]
+
+
+def test_the_site_address_given_replaces_the_crawled_hosts_in_the_pages_urls(site):
+    no_robots(site)
+    site.add(responses.GET, SITE + "/sitemap.xml", body=sitemap(SITE + "/docs/a"))
+    add_page(site, "/docs/a", doc_html("A"))
+    [page] = crawl(SITE, site_url="https://book.example.org")
+    assert page.url == "https://book.example.org/docs/a"

@@ -36,6 +36,7 @@ def test_reads_the_article_of_a_docusaurus_page_into_sections_with_its_anchors()
         ],
         unlisted=False,
         sidebar_label=None,
+        book="default",  # <html class="plugin-docs plugin-id-default">
     )
 
 

@@ -155,12 +155,20 @@ def test_the_h1_anchor_counts_toward_duplicates():
     assert page.sections == [Section(1, "Setup", "", "Intro."), Section(2, "Setup", "setup-1", "Again.")]
 
 
-def test_an_h1_after_text_is_a_section_with_its_anchor():
+def test_an_h1_after_text_is_a_section_that_opens_at_the_page_top():
+    # Docusaurus gives no H1 an id: a link to "#later-title" would open nowhere.
     page = parse_markdown("Opening words.\n\n# Later title\n\nBody.", "late.md")
     assert page.title == "Later title"
     assert page.sections == [
         Section(1, "Later title", "", "Opening words."),
-        Section(1, "Later title", "later-title", "Body."),
+        Section(1, "Later title", "", "Body."),
+    ]
+
+
+def test_an_h1_below_a_heading_opens_at_that_heading():
+    page = parse_markdown("# Title\n\n## Setup\n\nOne.\n\nKeys\n====\n\nTwo.\n\n## Keys\n\nThree.", "keys.md")
+    assert [(section.heading, section.anchor) for section in page.sections] == [
+        ("Title", ""), ("Setup", "setup"), ("Keys", "setup"), ("Keys", "keys-1"),
     ]
 
 

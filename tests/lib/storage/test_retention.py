@@ -57,7 +57,7 @@ async def test_the_service_prunes_at_start_up_when_retention_days_is_set(store, 
             if len(sql("SELECT id FROM answers")) == 1:
                 break
             await asyncio.sleep(0.02)
-        assert len(clients.background) == 2  # the migration and the pruning
+        assert len(clients.background) == 3  # the migration, the pruning, and keeping the book indexed
     assert [row[0] for row in sql("SELECT id FROM answers")] == ["ans_2"]
 
 

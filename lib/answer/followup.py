@@ -1,0 +1,115 @@
+"""A question asked in a conversation, made to stand on its own: what retrieval is given, and what is answered.
+
+A question that can be understood alone is answered alone, whatever came
+before it: a change of topic, or an off-topic question after on-topic turns,
+is searched and refused like any other question.
+
+- With a language model, the model rewrites the question (generation.REWRITE_PROMPT),
+  and leaves one that stands on its own unchanged.
+- Without one (or when it fails), the words decide first: a question with no
+  word that points back (it, that, the same, "and…", "what about…") or that
+  says it changes the subject stands alone. One that points back is searched
+  twice, alone and after the reader's previous question; the conversation is
+  kept unless the combined search finds clearly less relevant passages than
+  the question's own, or passages that hold none of the question's words (so
+  "and its population?" after a question on the book is not answered from
+  the book).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Sequence
+
+from attrs import frozen
+
+from lib.answer import generation, retrieval
+from lib.index import sparse
+
+# A reader who says the subject changes means it.
+_NEW_TOPIC = re.compile(
+    r"^(?:(?:and|ok|okay|so|thanks|thank you|nice|great|right|also)\W+)*"
+    r"(?:separate|different|another|new|unrelated|something else|changing the subject|moving on|by the way|one more thing|"
+    r"a different|on another note|other question)\b"
+)
+# Words that point back to the conversation, and openings that continue it.
+_POINTS_BACK = re.compile(
+    r"\b(?:it|its|it's|itself|they|them|their|theirs|this|that|these|those|that's|there|then|one|ones|the same|else|"
+    r"instead|former|latter|he|she|him|her|his)\b"
+)
+_CONTINUES = re.compile(r"^(?:and|but|or|so|what about|how about|and if|what if|same for|why not)\b")
+# Scores are shares of a query's terms, and the combined query has about twice as many: it scores a little
+# lower even when its passages are the right ones. Only a clear drop says the conversation leads elsewhere.
+CLEARLY_WORSE = 0.35
+MIN_OWN_TERMS = 2  # fewer of its own search terms than this, and a question is an ellipsis ("Why?", "How long?")
+
+
+@frozen
+class Asked:
+    """A question ready to answer: `text` is what the answer answers, `search` what retrieval is given."""
+
+    text: str
+    search: str
+
+
+def points_back(question: str) -> bool:
+    """Whether a question needs the conversation to be understood: a word that refers back, an opening that
+    continues ("and…", "what about…"), or too few words of its own; never when it says the subject changes."""
+    words = " ".join(question.lower().replace("’", "'").split())
+    words = re.sub(r"^\W+", "", words)
+    if _NEW_TOPIC.match(words):
+        return False
+    if _CONTINUES.match(words) or _POINTS_BACK.search(words):
+        return True
+    return len(set(sparse.terms(words))) < MIN_OWN_TERMS
+
+
+def without_new_topic_marker(question: str) -> str:
+    """The question without its "Separate question:" or "By the way," opening: those words are about the
+    conversation, and would only mislead the search."""
+    marker = _NEW_TOPIC.match(question.lower().replace("’", "'"))  # the same length: offsets hold
+    if marker is None:
+        return question
+    cut = re.search(r"[:,.!?]\s+", question[marker.end():][:40])
+    return question[marker.end() + cut.end():].strip() if cut else question
+
+
+async def standalone(clients, collection: retrieval.Collection, question: str, history: Sequence) -> Asked:
+    """The question as retrieval and the answer should take it, given the conversation before it."""
+    previous = next((turn.content for turn in reversed(history) if turn.role == "user"), None)
+    if previous is None:
+        return Asked(question, question)
+    if clients.openai is not None and clients.config.generation_enabled:
+        try:
+            rewritten = await generation.rewrite_question(clients, question, history)
+        except generation.ModelUnavailable:
+            pass  # decided from retrieval instead, as without a model
+        else:
+            return Asked(rewritten, rewritten)
+    if not points_back(question):
+        own = without_new_topic_marker(question)
+        return Asked(own, own)
+    combined = f"{previous}\n{question}"
+    if await _context_helps(clients, collection, question, combined):
+        return Asked(question, combined)
+    return Asked(question, question)
+
+
+async def _context_helps(clients, collection: retrieval.Collection, question: str, combined: str) -> bool:
+    """Whether searching with the previous question finds passages not clearly less relevant than the question's
+    own, and still about this question: one of them holds one of its words."""
+    top_k = clients.config.top_k
+    async with clients.retrieval_gate.held():
+        alone, together = await asyncio.gather(
+            retrieval.search(clients, question, top_k, collection),
+            retrieval.search(clients, combined, top_k, collection),
+        )
+    if not together:
+        return False
+    best = together[0]
+    if alone and alone[0].score >= best.score + CLEARLY_WORSE:
+        return False  # the previous question leads away from what this one asks
+    own = set(sparse.terms(question))
+    found = set().union(*(sparse.terms(f"{passage.title} {passage.section} {passage.text}") for passage in together))
+    return not own or bool(own & found)
