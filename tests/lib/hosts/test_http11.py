@@ -172,9 +172,11 @@ def test_headers_sent_a_byte_at_a_time_still_have_one_header_timeout_in_all(serv
 
 def test_nothing_the_server_refused_left_an_error_or_a_traceback_in_the_log(service):
     exchange(service.port, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-    log = service.log()
-    assert '"level": "ERROR"' not in log and "Traceback" not in log
-    assert '"status": 505, "refused_by": "http"' in log
+    # The server's own lines: an in-process service's log also gets what other tests' leftovers say.
+    lines = [json.loads(line) for line in service.log().splitlines() if line.strip()]
+    own = [line for line in lines if line["logger"] in ("uvicorn.error", "bookbot", "bookbot.access")]
+    assert not [line for line in own if line["level"] == "ERROR" or "traceback" in line]
+    assert {"status": 505, "refused_by": "http"}.items() <= own[-1].items()
 
 
 def test_a_keep_alive_connection_serves_one_request_after_another(service):
