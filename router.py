@@ -7,12 +7,13 @@ Importing this module builds nothing and reads nothing. A server asks for
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
 
 from handlers import admin, feedback, health, metrics, query
-from lib import logs, monitoring, openapi
+from lib import access, logs, monitoring, openapi
 from lib.clients import Clients, open_clients
 from lib.config import Config, ConfigError
 from lib.hosts import Pool, pages
@@ -26,9 +27,9 @@ ROUTES = (
     Route("POST", "/v1/query", query.parse, query.handle, needs_key=True, limited=True),
     Route("GET", "/health", health.parse, health.handle),
     Route("POST", "/v1/feedback", feedback.parse, feedback.handle, needs_key=True, limited=True),
-    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True),
-    Route("GET", "/metrics", metrics.parse, metrics.handle),
-    Route("GET", "/v1/admin/analytics", admin.parse, admin.handle, limited=True),
+    Route("GET", "/v1/feedback", feedback.parse_admin, feedback.handle_admin, limited=True, keyed=True),
+    Route("GET", "/metrics", metrics.parse, metrics.handle, keyed=True),
+    Route("GET", "/v1/admin/analytics", admin.parse, admin.handle, limited=True, keyed=True),
 )
 
 
@@ -62,6 +63,8 @@ def configured(config: Config) -> Config:
     """Set the process up for `config`: JSON log lines without secrets, and Sentry when SENTRY_DSN is set."""
     logs.configure(config.log_level, logs.secrets_of(config))
     monitoring.setup(config)
+    if config.api_keys:  # key ids are new at each start: which is which
+        logging.getLogger("bookbot").info(access.describe_key_ids(config.api_keys))
     return config
 
 
@@ -94,24 +97,18 @@ def __getattr__(name: str):
 def main() -> None:
     import uvicorn
 
+    from lib.hosts import server
+
     config = _server_config()
     # SIGTERM: uvicorn stops accepting, lets requests (streams too) finish within the grace, closes the pool,
     # then raises the signal again; this handler makes that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        create_app(config),
-        host="0.0.0.0",
-        port=config.port,
-        http="h11",  # it refuses headers over 16 KiB; httptools took 8 MB of them
-        proxy_headers=False,  # TRUSTED_PROXIES alone decides which X-Forwarded-For entry is the client
-        access_log=False,  # the serve step writes the access log
-        log_config=None,  # logs.configure made every logger write JSON lines
-        timeout_graceful_shutdown=config.shutdown_grace_seconds,
-        # Longer than the idle timeout of the proxy in front (60 s is common), so that it never sends a request
-        # on a connection this side has just closed: uvicorn's 5 s default does exactly that.
-        timeout_keep_alive=75,
-    )
+    # h11, bounded (lib/hosts/server.py): it refuses headers over 16 KiB, where httptools took 8 MB of them.
+    served = server.Server(uvicorn.Config(create_app(config), host="0.0.0.0", port=config.port, **server.settings(config)))
+    served.run()
     monitoring.shutdown()  # what Sentry still holds goes now
+    if not served.started:
+        sys.exit("the server did not start; the log says why")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -13,12 +14,16 @@ from lib.clients import Clients
 from lib.errors import InvalidRequest
 from lib.hosts.messages import Incoming, Reply
 from lib.storage.records import FeedbackRecord
-from lib.validation import build, integer, one_of, strip, text
+from lib.storage.store import decode_cursor
+from lib.validation import CLEAN_STRING_PATTERN, build, clean, integer, one_of, strip, text
 
 REASONS = ("wrong", "incomplete", "irrelevant", "unclear", "other")
 MAX_SOURCES = 20
 MAX_SOURCES_BYTES = 20_000
+MAX_SOURCE_FIELDS = 20
 _ID = r"[A-Za-z0-9_.:-]+"
+_SOURCE_FIELD_NAME = r"[A-Za-z0-9_.-]{1,64}"
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def _uuid(value) -> str | None:
@@ -33,13 +38,31 @@ def _uuid(value) -> str | None:
 
 
 def _sources(value) -> tuple:
+    """The sources as the reader saw them: flat objects of text, numbers, booleans and nulls, checked to the last
+    string before anything is stored, for every reader of them later has to write them out again."""
     if value == ():
         return ()
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise InvalidRequest("sources must be a list of objects", field="sources")
-    if len(value) > MAX_SOURCES or len(json.dumps(value)) > MAX_SOURCES_BYTES:
-        raise InvalidRequest(f"sources must have at most {MAX_SOURCES} entries and {MAX_SOURCES_BYTES} bytes", field="sources")
+    if len(value) > MAX_SOURCES:
+        raise InvalidRequest(f"sources must have at most {MAX_SOURCES} entries", field="sources")
+    for source in value:
+        _check_source(source)
+    if len(json.dumps(value)) > MAX_SOURCES_BYTES:
+        raise InvalidRequest(f"sources must be at most {MAX_SOURCES_BYTES:,} bytes as JSON", field="sources")
     return tuple(value)
+
+
+def _check_source(source: dict) -> None:
+    if len(source) > MAX_SOURCE_FIELDS:
+        raise InvalidRequest(f"each source must have at most {MAX_SOURCE_FIELDS} fields", field="sources")
+    for name, item in source.items():
+        if not re.fullmatch(_SOURCE_FIELD_NAME, name):
+            raise InvalidRequest("a source's field names must be 1 to 64 of A-Z, a-z, 0-9, _ . -", field="sources")
+        if not isinstance(item, _SCALARS):
+            raise InvalidRequest("a source's values must be text, numbers, true, false or null", field="sources")
+        if isinstance(item, str) and not clean(item):
+            raise InvalidRequest("a source's text must not contain control characters or lone surrogates", field="sources")
 
 
 @frozen
@@ -57,8 +80,17 @@ class FeedbackRequest:
         default=(),
         converter=_sources,
         metadata={
-            "schema": {"type": ["array", "null"], "maxItems": MAX_SOURCES, "items": {"type": "object"}},
-            "doc": f"at most {MAX_SOURCES_BYTES:,} bytes as JSON",
+            "schema": {
+                "type": ["array", "null"],
+                "maxItems": MAX_SOURCES,
+                "items": {
+                    "type": "object",
+                    "maxProperties": MAX_SOURCE_FIELDS,
+                    "propertyNames": {"pattern": f"^{_SOURCE_FIELD_NAME}$"},
+                    "additionalProperties": {"type": ["string", "number", "boolean", "null"], "pattern": CLEAN_STRING_PATTERN},
+                },
+            },
+            "doc": f"the sources as the reader saw them; at most {MAX_SOURCES_BYTES:,} bytes as JSON",
         },
     )
     selected_text: str | None = field(default=None, validator=text(max_length=8000, optional=True))
@@ -102,13 +134,17 @@ _DATE_TIME = {"type": "string", "format": "date-time"}
 
 
 def _time(value, name: str) -> datetime | None:
+    """An ISO 8601 time, in UTC (one without a zone is taken as UTC), within the calendar Python and the databases share."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise InvalidRequest(f"{name} must be an ISO 8601 date or time, such as 2026-11-24T09:00:00Z", field=name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
+        raise InvalidRequest(f"{name} must be a time between the years 1 and 9999 in UTC", field=name) from None
 
 
 def _number(value) -> int | None:
@@ -118,6 +154,12 @@ def _number(value) -> int | None:
         return int(value)
     except ValueError:
         return value  # the validator names the field
+
+
+def _cursor(instance, attribute, value) -> None:
+    """A page's next_before, checked here so that a forged one is a 400 even while the database is down."""
+    if value is not None:
+        decode_cursor(value)
 
 
 @frozen
@@ -133,7 +175,9 @@ class FeedbackQuery:
     )
     limit: int = field(default=50, converter=_number, validator=integer(low=1, high=200))
     before: str | None = field(
-        default=None, validator=text(max_length=200, optional=True), metadata={"doc": "opaque: a page's next_before, as this API gave it"}
+        default=None,
+        validator=[text(max_length=200, optional=True), _cursor],
+        metadata={"schema": {"type": ["string", "null"], "maxLength": 200, "pattern": CLEAN_STRING_PATTERN}, "doc": "opaque: a page's next_before, as this API gave it"},
     )
 
     FIELDS = ("view", "rating", "reason", "since", "until", "limit", "before")

@@ -1,16 +1,28 @@
 """API keys: when API_KEYS is set, the answering routes want one of them; the admin routes want ADMIN_API_KEY,
-and /metrics METRICS_API_KEY when it is set."""
+and /metrics METRICS_API_KEY when it is set. Wrong keys are counted per client, and cost it the keyed routes
+for a while once there were too many."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import math
+import secrets
+import time
+from typing import Callable
 
 from attrs import frozen
+from cachetools import TTLCache
 
-from lib.errors import Forbidden, Unauthorized
+from lib.errors import Forbidden, RateLimited, Unauthorized
 
 KEY_REQUIRED = "this route needs an API key: Authorization: Bearer KEY or X-API-Key: KEY"
+WRONG_KEYS_PER_MINUTE = 20  # per client address, on every route behind a key
+_MAX_CLIENTS = 20_000
+_MINUTE = 60.0
+# Key ids are an HMAC of the key under this process's own random secret: an id in a log line can't be turned back
+# into a short key by trying every one, and means nothing to another process. So ids change at each start; the
+# start-up log line says which configured key has which id (`describe_key_ids`).
+_KEY_ID_SECRET = secrets.token_bytes(32)
 
 
 def presented_key(headers) -> str | None:
@@ -22,8 +34,16 @@ def presented_key(headers) -> str | None:
 
 
 def key_id(key: str) -> str:
-    """A key's non-secret id, for the logs, the rate limiter and the answer cache's scope."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    """A key's non-secret id, for the logs, the rate limiter and the answer cache's scope; stable for this process."""
+    return hmac.new(_KEY_ID_SECRET, key.encode("utf-8", "surrogatepass"), "sha256").hexdigest()[:16]
+
+
+def describe_key_ids(api_keys: tuple[str, ...]) -> str | None:
+    """Which of API_KEYS has which id in this process's logs, by position; None when there are none."""
+    if not api_keys:
+        return None
+    listed = ", ".join(f"key {n} is {key_id(key)}" for n, key in enumerate(api_keys, start=1))
+    return f"API_KEYS in this process's access log: {listed}"
 
 
 def configured_key_id(headers, keys: tuple[str, ...]) -> str | None:
@@ -69,3 +89,40 @@ class KeyedRequest:
     @classmethod
     def of(cls, incoming) -> "KeyedRequest":
         return cls(token=bearer_token(incoming.headers), params=dict(incoming.params))
+
+
+class WrongKeys:
+    """Wrong or missing keys, counted per client address: WRONG_KEYS_PER_MINUTE at once, then one a few seconds.
+
+    A client past its count gets 429 on every route behind a key until one
+    comes back, whatever key it presents: a guess that happened to be right
+    must not get through either, or refusing the wrong ones would slow no one.
+    Memory is bounded as the rate limiter's is.
+    """
+
+    def __init__(self, per_minute: int = WRONG_KEYS_PER_MINUTE, *, clock: Callable[[], float] = time.monotonic):
+        self._per_minute = per_minute
+        self._clock = clock
+        self._buckets: TTLCache = TTLCache(maxsize=_MAX_CLIENTS, ttl=_MINUTE, timer=clock)
+
+    def check(self, client: str) -> None:
+        """Raise RateLimited, with the headers it takes, while the client has no wrong key left to try."""
+        level = self._level(client)
+        if level >= 1:
+            return
+        wait = max(1, math.ceil((1 - level) * _MINUTE / self._per_minute))
+        headers = {
+            "Retry-After": str(wait),
+            "X-RateLimit-Limit": str(self._per_minute),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(wait),
+        }
+        raise RateLimited(f"too many wrong keys from this client; try again in {wait} s", headers=headers)
+
+    def failed(self, client: str) -> None:
+        """Count one wrong or missing key."""
+        self._buckets[client] = (max(0.0, self._level(client) - 1), self._clock())
+
+    def _level(self, client: str) -> float:
+        level, at = self._buckets.get(client, (float(self._per_minute), self._clock()))
+        return min(float(self._per_minute), level + (self._clock() - at) * self._per_minute / _MINUTE)

@@ -64,6 +64,26 @@ def _words(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+MIN_KEY_LENGTH = 16
+_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one"
+
+
+def _key(value: str) -> str:
+    """A key clients present: long enough that guessing it is hopeless (the key itself is never repeated)."""
+    key = value.strip()
+    if len(key) < MIN_KEY_LENGTH:
+        raise ValueError(f"must have at least {MIN_KEY_LENGTH} characters, not {len(key)}; {_MAKE_A_KEY}")
+    return key
+
+
+def _keys(value: str) -> tuple[str, ...]:
+    keys = _words(value)
+    for n, key in enumerate(keys, start=1):
+        if len(key) < MIN_KEY_LENGTH:
+            raise ValueError(f"key {n} has {len(key)} characters; each must have at least {MIN_KEY_LENGTH}; {_MAKE_A_KEY}")
+    return keys
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     if level not in LOG_LEVELS:
@@ -147,8 +167,8 @@ class Config:
     store_queries: bool = _variable(_boolean, True)
     answer_cache_seconds: float = _variable(_number(0, 86400), 900.0)
     allowed_origins: tuple[str, ...] = _variable(_words, ())
-    api_keys: tuple[str, ...] = _variable(_words, ())
-    admin_api_key: str | None = _variable(_text)
+    api_keys: tuple[str, ...] = _variable(_keys, ())
+    admin_api_key: str | None = _variable(_key)
     # Unset: 1 on a Hugging Face Space (SPACE_ID is set: its proxy writes X-Forwarded-For), else 0.
     trusted_proxies: int = _variable(_integer(0, 10), 0)
     rate_limit_per_minute: int = _variable(_integer(0, 1_000_000), 30)
@@ -157,7 +177,7 @@ class Config:
     breaker_failures: int = _variable(_integer(1, 1000), 5)
     breaker_cooldown_seconds: float = _variable(_number(0.1, 3600), 15.0)
     shutdown_grace_seconds: float = _variable(_number(0, 3600), 8.0)
-    metrics_api_key: str | None = _variable(_text)
+    metrics_api_key: str | None = _variable(_key)
     sentry_dsn: str | None = _variable(_sentry_dsn)
     sentry_environment: str | None = _variable(_text)
     model_prices: tuple[tuple[str, pricing.Price], ...] = _variable(pricing.parse, ())  # MODEL_PRICES as written; see `prices`
@@ -171,6 +191,11 @@ class Config:
     book_base_url: str | None = _variable(links.base_url)
     book_route_base_path: str | None = _variable(links.route_base_path)
     book_trailing_slash: str | None = _variable(links.trailing_slash)  # true, false or unset
+    # What the HTTP server gives its clients (lib/hosts/server.py): time to send a request's headers, then its
+    # body, and connections held at once.
+    header_timeout_seconds: float = _variable(_number(0.1, 3600), 10.0)
+    body_timeout_seconds: float = _variable(_number(0.1, 3600), 30.0)
+    max_connections: int = _variable(_integer(1, 1_000_000), 1024)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> "Config":

@@ -116,3 +116,10 @@ class Internal(ApiError):
 
     def __init__(self):
         super().__init__("internal error; the request id identifies it in the logs")
+
+
+class RequestTimeout(ApiError):
+    """Raised when a request's headers or body did not arrive in time."""
+
+    STATUS = 408
+    CODE = "request_timeout"

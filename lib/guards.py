@@ -1,4 +1,5 @@
-"""What protects one pool of clients: a breaker per dependency, the per-client rate limits, the day's token budget.
+"""What protects one pool of clients: a breaker per dependency, the per-client rate limits, the day's token budget,
+the count of wrong keys.
 
 The guards are a field of the pool (`clients.guards`), made from its
 configuration with it: a test that opens a fresh pool starts with closed
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from attrs import define
+from attrs import define, field
 
 from lib import monitoring
+from lib.access import WrongKeys
 from lib.breaker import CircuitBreaker
 from lib.config import Config
 from lib.ratelimit import RateLimiter, TokenBudget
@@ -24,6 +26,7 @@ class Guards:
     openai: CircuitBreaker
     qdrant: CircuitBreaker
     database: CircuitBreaker
+    wrong_keys: WrongKeys = field(factory=WrongKeys)
 
     @classmethod
     def from_config(cls, config: Config) -> "Guards":

@@ -62,8 +62,8 @@ def _errors(*, limited: bool) -> dict:
     return {
         "400": _error("A field is missing, of the wrong type or out of range, or the body is not JSON", limited=limited),
         "401": _error("API_KEYS is set and the request carries none of them", limited=limited),
-        "413": _error("The body is over MAX_BODY_BYTES"),
-        "415": _error("The body is not JSON, or not UTF-8", limited=limited),
+        "413": _error("The body is over MAX_BODY_BYTES, as sent or once decompressed"),
+        "415": _error("The body is not JSON, or not UTF-8, or in a Content-Encoding other than gzip or deflate", limited=limited),
         "429": _error("This client sent too many requests: see Retry-After", retry_after=True, limited=True),
         "500": _error("A bug; the message says nothing internal and the log has the trace", limited=limited),
     }
@@ -474,7 +474,8 @@ def document(requests: Iterable[type]) -> dict:
                     "description": (
                         "Requests by route and status, answer latency by mode, model tokens, cache lookups, "
                         "rate-limited requests, dependency errors, indexing runs. Not rate-limited. With "
-                        "METRICS_API_KEY set, a scraper presents it as a Bearer token; unset, the route is open."
+                        "METRICS_API_KEY set, a scraper presents it as a Bearer token (an address that sent 20 wrong "
+                        "keys in a minute gets 429 for a while); unset, the route is open."
                     ),
                     "security": [{}, {"metrics": []}],
                     "responses": {
@@ -484,6 +485,7 @@ def document(requests: Iterable[type]) -> dict:
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
                         "401": _error("METRICS_API_KEY is set and the request does not present it"),
+                        "429": _error("This address sent too many wrong keys: see Retry-After", retry_after=True, limited=True),
                         "500": _error("A bug; the message says nothing internal and the log has the trace"),
                     },
                 }

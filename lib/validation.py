@@ -194,3 +194,12 @@ def build(cls: type, data: dict, *, allowed: Iterable[str], required: Iterable[s
         if data.get(key) is None:
             raise InvalidRequest(f"{key} is required", field=key)
     return cls(**{key: value for key, value in data.items() if value is not None}, **extra)
+
+
+def clean(value: str) -> bool:
+    """Whether a string is free of control characters (tab, newline and carriage return aside) and lone surrogates."""
+    return _FORBIDDEN.search(value) is None
+
+
+# A string `clean` accepts, as a JSON Schema says it (see _FORBIDDEN_IN_SCHEMA).
+CLEAN_STRING_PATTERN = rf"^[^{_FORBIDDEN_IN_SCHEMA}]*$"

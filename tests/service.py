@@ -87,6 +87,7 @@ class Service:
         import router
         from lib import logs
         from lib.config import Config
+        from lib.hosts import server
 
         config = Config.from_environ(self.env)
         if self.log_path:
@@ -98,18 +99,8 @@ class Service:
             logger = logging.getLogger(name)
             self._levels[name] = logger.level
             logger.setLevel(config.log_level)
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                router.create_app(config),
-                host="127.0.0.1",
-                port=self.port,
-                http="h11",
-                proxy_headers=False,
-                access_log=False,
-                log_config=None,
-                timeout_graceful_shutdown=config.shutdown_grace_seconds,
-                timeout_keep_alive=75,
-            )
+        self._server = server.Server(
+            uvicorn.Config(router.create_app(config), host="127.0.0.1", port=self.port, **server.settings(config))
         )
         self._thread = threading.Thread(target=self._server.run, name=f"service-{self.port}", daemon=True)
         self._thread.start()

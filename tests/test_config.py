@@ -23,8 +23,9 @@ def test_every_variable_of_the_deployment_guide_keeps_its_name_and_default():
 
 
 def test_reads_values_and_strips_them():
-    config = Config.from_environ({"TOP_K": " 7 ", "LOG_LEVEL": "debug", "API_KEYS": "a, b,,c", "STORE_QUERIES": "false"})
-    assert config.top_k == 7 and config.log_level == "DEBUG" and config.api_keys == ("a", "b", "c")
+    keys = ("a" * 16, "b" * 16, "c" * 16)
+    config = Config.from_environ({"TOP_K": " 7 ", "LOG_LEVEL": "debug", "API_KEYS": f"{keys[0]}, {keys[1]},,{keys[2]}", "STORE_QUERIES": "false"})
+    assert config.top_k == 7 and config.log_level == "DEBUG" and config.api_keys == keys
     assert config.store_queries is False
 
 
@@ -84,3 +85,28 @@ def test_the_service_refuses_to_start_on_a_bad_value_without_a_traceback():
     )
     assert result.returncode != 0
     assert "configuration error: TOP_K" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("API_KEYS", "x"), ("API_KEYS", "a-long-enough-key-1234, short-k3y"), ("ADMIN_API_KEY", "s3cret"), ("METRICS_API_KEY", "m" * 15)],
+)
+def test_a_key_shorter_than_16_characters_is_refused_by_name_without_repeating_it(name, value):
+    with pytest.raises(ConfigError) as caught:
+        Config.from_environ({name: value})
+    message = str(caught.value)
+    assert message.startswith(name) and "at least 16" in message
+    assert all(key.strip() not in message for key in value.split(",")), message
+
+
+def test_a_key_of_16_characters_is_taken():
+    assert Config.from_environ({"ADMIN_API_KEY": "k" * 16}).admin_api_key == "k" * 16
+
+
+def test_the_service_refuses_to_start_with_a_one_character_key():
+    result = subprocess.run(
+        [sys.executable, "router.py"], cwd=REPO, env={"API_KEYS": "k", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "configuration error: API_KEYS key 1 has 1 characters; each must have at least 16" in result.stderr

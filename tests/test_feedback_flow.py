@@ -17,14 +17,14 @@ QUESTION = "How do I keep a free Space from going to sleep?"
 def test_a_thumbs_down_leads_to_the_question_its_chunks_and_the_reason(tmp_path, sparse_index, database_url):
     data_dir = tmp_path / "data"
     shutil.copytree(sparse_index.data_dir, data_dir)
-    env = {"DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "ADMIN_API_KEY": "admin-key"}
+    env = {"DATA_DIR": str(data_dir), "DATABASE_URL": database_url, "ADMIN_API_KEY": "admin-key-0123456789"}
     with Service(env) as service, httpx.Client(base_url=service.url, timeout=10) as http:
         answer = http.post("/v1/query", json={"query": QUESTION}).json()
         retrieved = [source["chunk_id"] for source in answer["sources"]]
         rating = {"feedback_id": str(uuid.uuid4()), "answer_id": answer["id"], "rating": -1, "reason": "incomplete",
                   "comment": "does not say how often to ping"}
         assert http.post("/v1/feedback", json=rating).status_code == 201
-        admin = {"Authorization": "Bearer admin-key"}
+        admin = {"Authorization": "Bearer admin-key-0123456789"}
         deadline = time.monotonic() + 10  # the answer log is written off the request's path
         while time.monotonic() < deadline:
             [item] = http.get("/v1/feedback", params={"rating": -1}, headers=admin).json()["items"]

@@ -26,11 +26,11 @@ def test_the_apis_examples_run_as_pasted(tmp_path, sparse_index):
     shutil.copytree(sparse_index.data_dir, data)
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
-    with Service({"DATA_DIR": str(data), "ADMIN_API_KEY": "admin-key"}) as service:
+    with Service({"DATA_DIR": str(data), "ADMIN_API_KEY": "admin-key-0123456789"}) as service:
         script = block.replace("localhost:8000", service.url.removeprefix("http://"))
         done = subprocess.run(
             ["bash", "-c", "set -euo pipefail\n" + script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-            env={"PATH": os.environ["PATH"], "ADMIN_API_KEY": "admin-key"},
+            env={"PATH": os.environ["PATH"], "ADMIN_API_KEY": "admin-key-0123456789"},
         )
     assert done.returncode == 0, done.stderr
     said = done.stdout  # curl adds no newline: the replies follow each other

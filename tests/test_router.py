@@ -15,7 +15,7 @@ QUESTION = "How many tokens does a chunk have by default?"
 def service(tmp_path_factory, dense_index, openai_server):
     data_dir = tmp_path_factory.mktemp("router") / "data"
     shutil.copytree(dense_index.data_dir, data_dir)
-    env = {"DATA_DIR": str(data_dir), "OPENAI_BASE_URL": openai_server.base_url, "ADMIN_API_KEY": "admin-key"}
+    env = {"DATA_DIR": str(data_dir), "OPENAI_BASE_URL": openai_server.base_url, "ADMIN_API_KEY": "admin-key-0123456789"}
     with Service(env, log_path=data_dir.parent / "service.log") as running:
         yield running
 
@@ -88,7 +88,7 @@ def test_feedback_is_stored_once_and_listed_for_the_admin(http):
     assert http.post("/v1/feedback", json=rating).status_code == 201
     assert http.post("/v1/feedback", json=rating).status_code == 200
     assert_error(http.get("/v1/feedback"), 401, "unauthorized")
-    listed = http.get("/v1/feedback", params={"reason": "unclear"}, headers={"Authorization": "Bearer admin-key"})
+    listed = http.get("/v1/feedback", params={"reason": "unclear"}, headers={"Authorization": "Bearer admin-key-0123456789"})
     assert [item["feedback_id"] for item in listed.json()["items"]] == [feedback_id]
 
 
@@ -114,10 +114,10 @@ def test_logs_one_json_line_per_request(service, http):
 
 
 def test_api_keys_guard_the_answering_routes_only(tmp_path):
-    env = {"DATA_DIR": str(tmp_path / "data"), "API_KEYS": "reader-key,widget-key"}
+    env = {"DATA_DIR": str(tmp_path / "data"), "API_KEYS": "reader-key-0123456789,widget-key-0123456789"}
     with Service(env) as running, httpx.Client(base_url=running.url, timeout=10) as client:
         assert_error(client.post("/v1/query", json={"query": "hi there"}), 401, "unauthorized")
         assert_error(client.post("/v1/feedback", json={"answer_id": "a", "rating": 1}), 401, "unauthorized")
-        keyed = client.post("/v1/feedback", json={"answer_id": "a", "rating": 1}, headers={"X-API-Key": "widget-key"})
+        keyed = client.post("/v1/feedback", json={"answer_id": "a", "rating": 1}, headers={"X-API-Key": "widget-key-0123456789"})
         assert keyed.status_code == 201
         assert client.get("/health").status_code in (200, 503) and client.get("/openapi.json").status_code == 200

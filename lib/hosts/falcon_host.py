@@ -19,7 +19,7 @@ import falcon.asgi
 
 from lib import errors, monitoring
 from lib.config import ConfigError
-from lib.hosts import Pool
+from lib.hosts import DRAINING_STATE, SHUTTING_DOWN, Draining, Pool
 from lib.hosts.messages import Received, Reply, Route, error_reply, request_id_from
 from lib.hosts.serve import Routes, serve
 
@@ -42,12 +42,15 @@ def app(routes: Sequence[Route], pool: Pool, *, allowed_origins: Sequence[str] =
 
 
 class _Lifespan:
-    """Middleware that opens the pool at ASGI startup and closes it at shutdown."""
+    """Middleware that opens the pool at ASGI startup and closes it at shutdown, and gives the server a Draining
+    (in the lifespan state, which every request's scope shares) to tell it when the shutdown began."""
 
     def __init__(self, pool: Pool):
         self._pool = pool
 
     async def process_startup(self, scope, event) -> None:
+        if "state" in scope:
+            scope["state"][DRAINING_STATE] = Draining()
         await self._pool.open()
 
     async def process_shutdown(self, scope, event) -> None:
@@ -56,15 +59,33 @@ class _Lifespan:
 
 async def _serve(routes: Routes, pool: Pool, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_) -> None:
     client = req.scope.get("client")
+    draining = req.scope.get("state", {}).get(DRAINING_STATE)
     received = Received(
         method=req.method,
         path=req.path,
         params=req.params,
-        headers={name.lower(): value for name, value in req.headers.items()},
+        headers=_headers(req),
         peer=client[0] if client else None,  # the socket's peer, as the ASGI server saw it
         read_body=partial(_read_body, req),
+        draining=draining,
     )
-    _write(await serve(routes, pool, received), resp)
+    _write(await serve(routes, pool, received), resp, draining)
+
+
+def _headers(req: falcon.asgi.Request) -> dict[str, str]:
+    """The request's headers by lower-case name; one given twice is one value, the two joined by a comma, as HTTP
+    reads a list (Falcon keeps only the last Content-Type, and the serve step could not refuse the two).
+
+    From the server's own list when it gives one, as uvicorn does; else (an iterator, already read) as Falcon has them.
+    """
+    raw = req.scope.get("headers")
+    if not isinstance(raw, (list, tuple)):
+        return dict(req.headers)
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
 
 
 async def _read_body(req: falcon.asgi.Request, limit: int) -> bytes:
@@ -78,6 +99,9 @@ async def _read_body(req: falcon.asgi.Request, limit: int) -> bytes:
     if len(body) > limit:
         await _drain(req)
         raise too_large
+    if req.content_length is not None and len(body) < req.content_length:
+        # The connection closed before the body ended: the server's body timeout, or the client gone.
+        raise errors.RequestTimeout("the body did not arrive in full")
     return body
 
 
@@ -96,13 +120,13 @@ async def _drain(req: falcon.asgi.Request) -> None:
         dropped += len(chunk)
 
 
-def _write(reply: Reply, resp: falcon.asgi.Response) -> None:
+def _write(reply: Reply, resp: falcon.asgi.Response, draining: Draining | None = None) -> None:
     resp.status = reply.status
     for name, value in reply.headers.items():
         resp.set_header(name, value)
     if reply.events is not None:
         # Falcon's own SSE support watches for the client going away and stops iterating.
-        resp.sse = _server_sent(reply.events)
+        resp.sse = _server_sent(reply.events, draining, reply.headers.get("X-Request-ID", ""))
     elif isinstance(reply.body, bytes):
         resp.data = reply.body
     elif reply.body is not None:
@@ -110,27 +134,38 @@ def _write(reply: Reply, resp: falcon.asgi.Response) -> None:
         resp.media = reply.body
 
 
-async def _server_sent(events: AsyncIterator[tuple[str, Any]]) -> AsyncIterator:
+async def _server_sent(events: AsyncIterator[tuple[str, Any]], draining: Draining | None = None, request_id: str = "") -> AsyncIterator:
     """The events as Falcon sends them, with a ping comment every PING_SECONDS while the handler is silent.
 
     The handler runs in a task of its own, so that while it is silent (the model
     thinking) a ping can go out: Falcon notices a reader who has gone only when it
     sends something, and then stops here, which cancels the handler and with it
-    the call to the model.
+    the call to the model. A stream still going at a shutdown's deadline ends
+    here too, with an `error` event that tells the reader to ask again.
     """
     queue: asyncio.Queue = asyncio.Queue(maxsize=1)  # the handler runs at most one event ahead of the reader
+    loop = asyncio.get_running_loop()
 
     async def produce() -> None:
-        async for item in events:
-            await queue.put(item)
-        await queue.put(None)
+        try:
+            async for item in events:
+                await queue.put(item)
+            await queue.put(None)
+        finally:
+            await events.aclose()  # its access line is written now, however it was stopped
 
     producer = asyncio.create_task(produce())
     try:
         while True:
+            wait = PING_SECONDS
+            if draining is not None and draining.deadline is not None:
+                wait = max(0.0, min(wait, draining.deadline - loop.time()))
             try:
-                item = await asyncio.wait_for(queue.get(), PING_SECONDS)
+                item = await asyncio.wait_for(queue.get(), wait)
             except asyncio.TimeoutError:
+                if draining is not None and draining.over():
+                    yield falcon.asgi.SSEvent(event="error", json=errors.Unavailable(SHUTTING_DOWN).body(request_id))
+                    return
                 yield None  # Falcon sends an empty event as a ": ping" comment
                 continue
             if item is None:

@@ -10,17 +10,26 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from attrs import field, frozen
 
 from lib import errors
 from lib.ids import new_id
+from lib.untrusted_json import MAX_DEPTH, nested_deeper_than
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # No field of the API needs more; a longer number is an attack on the parser or on error messages.
 _MAX_NUMBER_CHARACTERS = 40
 _UTF8 = ("utf-8", "utf8")
+# JSON, or a structured syntax suffix of it (RFC 6839): application/merge-patch+json, application/vnd.api+json.
+_JSON_MEDIA_TYPE = re.compile(r"application/(?:json|[a-z0-9!#$&^_.-]+\+json)")
+_QUOTED = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)')  # to its end quote, or the header's end
+# Content codings a body may come in, and the window bits zlib reads each with (gzip: a gzip header and trailer;
+# deflate: zlib's, though some clients send it raw, which is tried next).
+_CODINGS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+ACCEPTED_ENCODINGS = "gzip, deflate"
 _EXACT_INTEGERS = 2**53  # beyond it a float is no longer exactly the integer it was written as
 
 
@@ -63,6 +72,55 @@ def _float(text: str) -> float | int:
     return number
 
 
+def decoded(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The body as sent before its Content-Encoding (gzip or deflate), refused when over `limit` bytes once
+    decoded: a few kilobytes of gzip can hold gigabytes of zeros."""
+    codings = [coding.strip().lower() for coding in (content_encoding or "").split(",")]
+    codings = [coding for coding in codings if coding and coding != "identity"]
+    if not codings:
+        return body
+    if len(codings) > 1 or codings[0] not in _CODINGS:
+        raise errors.UnsupportedMediaType(
+            f"Content-Encoding {', '.join(codings)[:60]} is not supported; send the body as it is, or in gzip or deflate",
+            headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
+        )
+    coding = codings[0]
+    try:
+        return _inflated(body, _CODINGS[coding], limit)
+    except zlib.error:
+        if coding == "deflate":
+            try:
+                return _inflated(body, -15, limit)
+            except zlib.error:
+                pass
+    raise errors.InvalidRequest(f"the body is not valid {coding}, as its Content-Encoding says")
+
+
+def _inflated(body: bytes, window_bits: int, limit: int) -> bytes:
+    """Inflate every member of `body` (gzip allows several, one after another), stopping past `limit` bytes."""
+    inflated = bytearray()
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(window_bits)
+        inflated += inflater.decompress(rest, limit + 1 - len(inflated))
+        if len(inflated) > limit or inflater.unconsumed_tail:
+            raise errors.PayloadTooLarge(f"the body must be at most {limit} bytes once decompressed")
+        if not inflater.eof:
+            raise zlib.error("the stream ends early")
+        rest = inflater.unused_data
+        if not rest:
+            return bytes(inflated)
+        if window_bits != _CODINGS["gzip"]:
+            raise zlib.error("data after the end of the stream")
+
+
+def _media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, lower case; given twice, the header is refused."""
+    if "," in _QUOTED.sub("", content_type):
+        raise errors.InvalidRequest("Content-Type must be given once")
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _charset(content_type: str) -> str | None:
     """The charset parameter of a Content-Type header, lower case, if it has one."""
     for parameter in content_type.split(";")[1:]:
@@ -78,7 +136,8 @@ class Received:
 
     `params` maps a query parameter's name to its value, or to a list of the
     values when it was given more than once. `read_body(limit)` returns the
-    body, or raises PayloadTooLarge when it is over `limit` bytes.
+    body, or raises PayloadTooLarge when it is over `limit` bytes. `draining`
+    is the server's lib.hosts.Draining, when it shuts down gracefully.
     """
 
     method: str
@@ -87,6 +146,7 @@ class Received:
     headers: Mapping[str, str]
     peer: str | None  # the address the request came from, as the host saw it; never a header
     read_body: Callable[[int], Awaitable[bytes]]
+    draining: Any = None
 
 
 @frozen
@@ -104,8 +164,8 @@ class Incoming:
     def json(self) -> dict:
         """The body as a JSON object, or the error that says why it isn't one."""
         content_type = self.headers.get("content-type", "")
-        media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
+        media_type = _media_type(content_type)
+        if not _JSON_MEDIA_TYPE.fullmatch(media_type):
             raise errors.UnsupportedMediaType(
                 f"send the body as application/json, not {media_type[:100] or 'no content type'}"
             )
@@ -116,6 +176,8 @@ class Incoming:
             text = self.body.decode("utf-8")
         except UnicodeDecodeError:
             raise errors.InvalidJson("the body is not valid UTF-8") from None
+        if nested_deeper_than(text, MAX_DEPTH):  # before parsing: the parser recurses once a level
+            raise errors.InvalidJson(f"the body nests arrays and objects more than {MAX_DEPTH} deep")
         try:
             data = json.loads(
                 text,
@@ -124,8 +186,6 @@ class Incoming:
                 parse_int=_integer,
                 parse_float=_float,
             )
-        except RecursionError:
-            raise errors.InvalidJson("the body is nested too deeply") from None
         except json.JSONDecodeError as error:
             raise errors.InvalidJson(f"the body is not valid JSON: {error.msg} at position {error.pos}") from None
         if not isinstance(data, dict):
@@ -161,6 +221,7 @@ class Route:
     needs_key: bool = False  # when API_KEYS is set
     limited: bool = False  # by RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_DAY, per client
     label: str | None = None  # how the metrics name it, when not by its path (the files of a folder)
+    keyed: bool = False  # its handler checks a Bearer key (ADMIN_API_KEY, METRICS_API_KEY): wrong ones are counted
 
 
 def error_reply(error: errors.ApiError, request_id: str) -> Reply:

@@ -10,6 +10,7 @@ the request id, the access log line and the request metrics.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import ChainMap
@@ -19,12 +20,13 @@ import attrs
 
 from lib import errors, logs, monitoring
 from lib.access import KEY_REQUIRED, configured_key_id
-from lib.hosts import Pool
+from lib.hosts import SHUTTING_DOWN, Pool
 from lib.hosts.messages import (
     Incoming,
     Received,
     Reply,
     Route,
+    decoded,
     error_reply,
     request_id_from,
 )
@@ -76,23 +78,29 @@ async def serve(routes: Routes, pool: Pool, received: Received) -> Reply:
     request_id = request_id_from(received.headers.get("x-request-id"))
     clients = await pool.open()
     route = None
+    draining = received.draining
     try:
-        route = routes.find(received.method, received.path)
-        if route is None:  # OPTIONS: what the path allows (a CORS middleware turns it into a preflight's answer)
-            reply = Reply(headers={"Allow": ", ".join(routes.allowed(received.path))})
-        else:
-            incoming = Incoming(
-                method=received.method,
-                path=received.path,
-                request_id=request_id,
-                params=_single(received.params),
-                headers=received.headers,
-                body=await received.read_body(clients.config.max_body_bytes) if received.method in _BODY_METHODS else b"",
-                client=client_address(received.peer, received.headers.get("x-forwarded-for"), clients.config.trusted_proxies),
-            )
-            reply = await dispatch(route, incoming, clients)
+        with draining.tracking() if draining else contextlib.nullcontext():
+            route = routes.find(received.method, received.path)
+            if route is None:  # OPTIONS: what the path allows (a CORS middleware turns it into a preflight's answer)
+                reply = Reply(headers={"Allow": ", ".join(routes.allowed(received.path))})
+            else:
+                incoming = Incoming(
+                    method=received.method,
+                    path=received.path,
+                    request_id=request_id,
+                    params=_single(received.params),
+                    headers=received.headers,
+                    body=await _body(received, clients.config.max_body_bytes) if received.method in _BODY_METHODS else b"",
+                    client=client_address(received.peer, received.headers.get("x-forwarded-for"), clients.config.trusted_proxies),
+                )
+                reply = await dispatch(route, incoming, clients)
     except errors.ApiError as error:
         reply = error_reply(error, request_id)
+    except BaseException as error:  # a request the shutdown's grace ran out on ends with a 503, not a cut
+        if draining is None or not draining.drained(error):
+            raise
+        reply = error_reply(errors.Unavailable(SHUTTING_DOWN), request_id)
     reply = attrs.evolve(reply, headers={**reply.headers, "X-Request-ID": request_id})
     fields = {
         "request_id": request_id,
@@ -115,17 +123,20 @@ async def serve(routes: Routes, pool: Pool, received: Received) -> Reply:
         logs.access({**fields, "latency_ms": round(seconds * 1000, 2), "stream_end": last, **reply.log})
         metrics.request(label, received.method, reply.status, seconds)
 
-    return attrs.evolve(reply, events=_sent(reply.events, request_id, ended))
+    return attrs.evolve(reply, events=_sent(reply.events, request_id, ended, draining))
 
 
 async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     """Limit, check the key, validate, handle; and turn any failure into the one error shape.
 
-    The rate limit comes first, so that guessing keys costs requests too.
+    The rate limit comes first, so that guessing keys costs requests too; on a
+    route behind a key, a client that sent too many wrong keys is refused before
+    its key is even looked at.
     """
     monitoring.watch(incoming)
     keys = clients.config.api_keys
     key = configured_key_id(incoming.headers, keys) if route.needs_key else None
+    keyed = route.keyed or (route.needs_key and bool(keys))
     verdict = None
     if route.limited:
         client = f"{incoming.client} key:{key}" if key else str(incoming.client)
@@ -133,6 +144,8 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
     try:
         if verdict is not None and not verdict.allowed:
             raise errors.RateLimited(f"too many requests from this client; try again in {verdict.retry_after} s")
+        if keyed:
+            clients.guards.wrong_keys.check(str(incoming.client))
         if route.needs_key and keys and key is None:
             raise errors.Unauthorized(KEY_REQUIRED)
         request = route.parse(incoming)
@@ -143,9 +156,16 @@ async def dispatch(route: Route, incoming: Incoming, clients: Any) -> Reply:
         log.exception("unhandled error in %s %s (request %s)", route.method, route.path, incoming.request_id)
         monitoring.report_error(error, request_id=incoming.request_id, method=route.method, route=route.path)
         reply = error_reply(errors.Internal(), incoming.request_id)
+    if keyed and reply.status == 401:
+        clients.guards.wrong_keys.failed(str(incoming.client))
     # A live view, not a copy: a stream goes on adding to its own fields.
     fields = ChainMap({"key_id": key} if key else {}, reply.log)
-    return attrs.evolve(reply, headers={**reply.headers, **(verdict.headers() if verdict else {})}, log=fields)
+    return attrs.evolve(reply, headers={**(verdict.headers() if verdict else {}), **reply.headers}, log=fields)
+
+
+async def _body(received: Received, limit: int) -> bytes:
+    """The body, at most `limit` bytes as sent and as decoded from its Content-Encoding."""
+    return decoded(await received.read_body(limit), received.headers.get("content-encoding"), limit)
 
 
 def _single(params: Mapping[str, str | list[str]]) -> dict[str, str]:
@@ -156,9 +176,10 @@ def _single(params: Mapping[str, str | list[str]]) -> dict[str, str]:
     return dict(params)
 
 
-async def _sent(events: AsyncIterator[tuple[str, Any]], request_id: str, ended) -> AsyncIterator[tuple[str, Any]]:
+async def _sent(events: AsyncIterator[tuple[str, Any]], request_id: str, ended, draining=None) -> AsyncIterator[tuple[str, Any]]:
     """A handler's events as they go out: a bug in the middle ends them with an error event, not a cut; the
-    access line is written when they end, however they end."""
+    access line is written when they end, however they end (one still going at a shutdown's deadline is ended by
+    its host with an error event)."""
     last = None
     try:
         try:
@@ -171,4 +192,4 @@ async def _sent(events: AsyncIterator[tuple[str, Any]], request_id: str, ended) 
             last = "error"
             yield "error", errors.Internal().body(request_id)
     finally:
-        ended(last)
+        ended("error" if draining is not None and draining.over() and last not in ("done", "error") else last)

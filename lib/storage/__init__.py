@@ -47,6 +47,7 @@ class Store(Protocol):
 
         An answer_id the answer log hasn't seen is stored too, with answer_known=False.
         Raises Unavailable, never reports success, when the database can't be reached.
+        With STORE_QUERIES=false the reader's question and selection are not kept.
         """
 
     def log_answer(self, record: AnswerRecord) -> None:
@@ -68,7 +69,9 @@ class Store(Protocol):
         """Feedback with its logged answer, newest first; `before` is a page's `next_before`.
 
         `since` is inclusive and `until` exclusive; both need a time zone. A bad
-        argument raises lib.errors.InvalidRequest naming it.
+        argument raises lib.errors.InvalidRequest naming it. With
+        STORE_QUERIES=false, the question and the selection are None, even in
+        feedback stored before.
         """
 
     async def summary(self, since: datetime | None = None, until: datetime | None = None) -> dict:

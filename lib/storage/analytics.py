@@ -17,14 +17,13 @@ logged before the switch: every text is None and the counts stay.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Mapping
 
 from lib import pricing
-from lib.storage.records import iso
+from lib.storage.records import iso, stored_cited, stored_sources
 
 TOP = 10  # rows of each table
 OUTCOMES = ("answered", "extractive", "refused")
@@ -308,7 +307,7 @@ def _answer_detail(summary: dict, rows: list[dict], show_queries: bool) -> dict:
         question = next((row["feedback_query"] for row in reversed(rows) if row["feedback_query"] is not None), None)
     sources = _sources_seen(rows)
     if logged is not None:  # the answer log knows what the answer cited
-        cited = [sources.get(chunk_id, {"chunk_id": chunk_id}) for chunk_id in json.loads(logged["cited"] or "[]")]
+        cited = [sources.get(chunk_id, {"chunk_id": chunk_id}) for chunk_id in stored_cited(logged["cited"])]
     else:  # pruned or never logged: what the reader saw is all there is
         cited = list(sources.values())
     downs = Counter(row["reason"] for row in rows if row["rating"] == -1 and row["reason"] is not None)
@@ -337,12 +336,8 @@ def _sources_seen(rows: Iterable[dict]) -> dict[str, dict]:
     """The sources of the readers' snapshots by chunk id, with only their text fields (a client sent them)."""
     found: dict[str, dict] = {}
     for row in rows:
-        try:
-            snapshot = json.loads(row["sources"] or "[]")
-        except ValueError:
-            continue
-        for source in snapshot if isinstance(snapshot, list) else ():
-            if not isinstance(source, dict) or not isinstance(source.get("chunk_id"), str):
+        for source in stored_sources(row["sources"]):
+            if not isinstance(source.get("chunk_id"), str):
                 continue
             found.setdefault(
                 source["chunk_id"],

@@ -39,9 +39,12 @@ class _Slot(Generic[Connection]):
 class Pool(Generic[Connection]):
     """At most `size` connections, opened on demand, checked before reuse when in doubt.
 
-    A connection is in doubt when it raised while lent, when it has been idle for
-    a while, or when any other connection has raised since it was last used (the
-    server may have restarted under all of them).
+    A connection that raised while lent is closed, unless `in_step` says the
+    error left it in step with the server (a driver that raised half-way
+    through a statement leaves replies unread, which the next statement would
+    take for its own). A connection is in doubt when it raised and was kept,
+    when it has been idle for a while, or when any other connection has raised
+    since it was last used (the server may have restarted under all of them).
     """
 
     def __init__(
@@ -52,12 +55,14 @@ class Pool(Generic[Connection]):
         timeout: float,
         check: Callable[[Connection], None] | None = None,
         close: Callable[[Connection], None] = lambda connection: connection.close(),
+        in_step: Callable[[BaseException], bool] = lambda error: True,
     ):
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
         self._connect = connect
         self._check = check
         self._close = close
+        self._in_step = in_step
         self._size = size
         self._timeout = timeout
         self._idle: list[_Slot[Connection]] = []
@@ -68,12 +73,12 @@ class Pool(Generic[Connection]):
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """Lend one connection; if the body raises, the connection is in doubt."""
+        """Lend one connection; if the body raises, the connection is closed, or in doubt when in step."""
         slot = self._acquire()
         try:
             yield slot.connection
-        except BaseException:
-            self._release(slot, failed=True)
+        except BaseException as error:
+            self._release(slot, failed=True, discard=not self._in_step(error))
             raise
         self._release(slot, failed=False)
 
@@ -131,11 +136,11 @@ class Pool(Generic[Connection]):
         idle_for = time.monotonic() - slot.last_used
         return slot.suspect or slot.generation != generation or idle_for > CHECK_IDLE_AFTER
 
-    def _release(self, slot: _Slot[Connection], *, failed: bool) -> None:
+    def _release(self, slot: _Slot[Connection], *, failed: bool, discard: bool = False) -> None:
         with self._condition:
             if failed:
                 self._generation += 1
-            if self._closed:
+            if self._closed or discard:
                 self._opened -= 1
                 closing = True
             else:

@@ -135,6 +135,19 @@ def is_broken(error: BaseException) -> bool:
     return False
 
 
+def in_step(error: BaseException) -> bool:
+    """Whether a connection that raised `error` is still in step with the server, fit to be lent again.
+
+    Only an error the server sent is: pg8000 reads the server's reply to its
+    end before raising it. Anything else may have come half-way through a
+    statement (a parameter pg8000 can't encode raises after it sent Parse and
+    Describe, with their replies still unread), and a session the server ended
+    is no session at all.
+    """
+    server_sent = isinstance(error, pg8000.native.DatabaseError) and bool(error.args) and isinstance(error.args[0], dict)
+    return server_sent and not is_broken(error)
+
+
 class _Session:
     """One pooled connection, running parameterised statements in autocommit."""
 
@@ -168,7 +181,7 @@ class PostgresDatabase:
         if self._info.ignored:
             log.warning("DATABASE_URL: ignoring the parameters %s", ", ".join(self._info.ignored))
         self._pool: Pool[pg8000.native.Connection] = Pool(
-            self._connect, size=pool_size, timeout=timeout, check=_select_one
+            self._connect, size=pool_size, timeout=timeout, check=_select_one, in_step=in_step
         )
 
     def describe(self) -> str:
@@ -201,8 +214,9 @@ class PostgresDatabase:
             connection.run("BEGIN")
             try:
                 yield _Session(connection)
-            except BaseException:
-                _rollback_quietly(connection)
+            except BaseException as error:
+                if in_step(error):  # else the pool closes the connection, and the server rolls back
+                    _rollback_quietly(connection)
                 raise
             connection.run("COMMIT")
 

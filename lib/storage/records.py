@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
+from numbers import Real
 
 from attrs import field, frozen
+
+from lib.untrusted_json import MAX_DEPTH, nested_deeper_than, stored
 
 
 def _now() -> datetime:
@@ -19,6 +23,33 @@ def iso(value: datetime | str | None) -> str | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(timezone.utc).isoformat()
+
+
+def stored_sources(text: str | None) -> list[dict]:
+    """A feedback row's snapshot of the sources, as whatever version stored it: the objects of a JSON list."""
+    value = stored(text, [])
+    return [source for source in value if isinstance(source, dict)] if isinstance(value, list) else []
+
+
+def stored_retrieved(text: str | None) -> list[tuple[str, float]]:
+    """An answer row's retrieved chunks as (chunk id, score) pairs; whatever is not one is left out."""
+    value = stored(text, [])
+    pairs = value if isinstance(value, list) else []
+    return [
+        (pair[0], float(pair[1]))
+        for pair in pairs
+        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and _score(pair[1])
+    ]
+
+
+def stored_cited(text: str | None) -> list[str]:
+    """An answer row's cited chunk ids; whatever is not one is left out."""
+    value = stored(text, [])
+    return [chunk_id for chunk_id in value if isinstance(chunk_id, str)] if isinstance(value, list) else []
+
+
+def _score(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _aware(instance, attribute, value: datetime) -> None:
@@ -38,6 +69,19 @@ def _storable(instance, attribute, value: str | None) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{attribute.name} must not contain unpaired surrogates") from None
+
+
+def _storable_sources(instance, attribute, value: tuple) -> None:
+    """Objects that any reader can read back and write out again: valid text, nested at most MAX_DEPTH deep."""
+    if not all(isinstance(source, dict) for source in value):
+        raise ValueError("sources must be objects")
+    try:
+        text = json.dumps(list(value), ensure_ascii=False)
+        text.encode("utf-8")
+    except (RecursionError, TypeError, ValueError):
+        raise ValueError("sources must be JSON of valid text") from None
+    if nested_deeper_than(text, MAX_DEPTH):
+        raise ValueError(f"sources must not nest more than {MAX_DEPTH} deep")
 
 
 def _required(instance, attribute, value: str) -> None:
@@ -98,7 +142,7 @@ class FeedbackRecord:
     comment: str | None = field(default=None, validator=_storable)
     query: str | None = field(default=None, validator=_storable)
     answer: str | None = field(default=None, validator=_storable)
-    sources: tuple[dict, ...] = field(default=(), converter=tuple)
+    sources: tuple[dict, ...] = field(default=(), converter=tuple, validator=_storable_sources)
     selected_text: str | None = field(default=None, validator=_storable)
     session_id: str | None = field(default=None, validator=_storable)
     created_at: datetime = field(factory=_now, validator=_aware)

@@ -40,6 +40,12 @@ def timestamp(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(sep=" ", timespec="microseconds")
 
 
+def _text(value: bytes) -> str:
+    """A text column as it is stored: a byte that is no UTF-8 (written by hand, or by another program) reads as
+    U+FFFD rather than failing the whole query."""
+    return value.decode("utf-8", "replace")
+
+
 def describe_error(error: BaseException) -> str:
     if isinstance(error, ConnectFailed):
         return str(error)
@@ -142,6 +148,7 @@ class SqliteDatabase:
             )
         except (OSError, sqlite3.Error) as error:
             raise ConnectFailed(f"can't open: {describe_error(error)}") from None
+        connection.text_factory = _text
         try:
             self._use_wal(connection)
             # FULL: a feedback answered 201 is on disk even if the machine loses power.

@@ -25,6 +25,9 @@ from lib.storage.records import (
     FeedbackRecord,
     FeedbackResult,
     iso,
+    stored_cited,
+    stored_retrieved,
+    stored_sources,
 )
 
 log = logging.getLogger(__name__)
@@ -134,13 +137,13 @@ class SqlStore:
                 params[name] = self._database.timestamp(_utc(params[name], name))
         present = list(params)
         if before is not None:
-            before_at, before_id = _decode_cursor(before)
+            before_at, before_id = decode_cursor(before)
             params["before_at"] = self._database.timestamp(before_at)
             params["before_id"] = before_id
             present.append("before")
         sql = queries.SELECT_FEEDBACK_PAGE.format(conditions=queries.where(queries.FEEDBACK_FILTERS, present))
         rows = await self._call(self._query, sql, {**params, "limit": limit + 1})
-        items = tuple(_feedback_item(row) for row in rows[:limit])
+        items = tuple(_feedback_item(row, self._store_queries) for row in rows[:limit])
         next_before = None
         if len(rows) > limit:
             last = items[-1]
@@ -153,7 +156,7 @@ class SqlStore:
             name: self._database.timestamp(_utc(value, name)) for name, value in window.items() if value is not None
         }
         by_day, answers, questions = await self._call(self._summary_rows, params)
-        return _summary(window, by_day, answers, questions)
+        return _summary(window, by_day, answers, questions, self._store_queries)
 
     async def analytics(self, since: datetime, until: datetime, prices: Mapping[str, Price]) -> dict:
         window = {"since": since, "until": until}
@@ -176,7 +179,7 @@ class SqlStore:
         if rating not in (1, -1):
             raise InvalidRequest(f"rating must be 1 or -1, got {rating!r}", field="rating")
         rows = await self._call(self._query, queries.SELECT_CASES, {"rating": rating})
-        return [_case(row) for row in rows]
+        return [_case(row, self._store_queries) for row in rows]
 
     async def stats(self) -> dict:
         return self._answers.stats()
@@ -252,7 +255,7 @@ class SqlStore:
             "query": record.query if self._store_queries else None,
             "answer": record.answer,
             "sources": json.dumps(list(record.sources)),
-            "selected_text": record.selected_text,
+            "selected_text": record.selected_text if self._store_queries else None,
             "session_id": record.session_id,
             "created_at": self._database.timestamp(record.created_at),
         }
@@ -329,7 +332,10 @@ class SqlStore:
 def _utc(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidRequest(f"{name} must be a date and time with a time zone", field=name)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC, 0001-01-01T00:00+14:00 in year 0
+        raise InvalidRequest(f"{name} must be a time between the years 1 and 9999 in UTC", field=name) from None
 
 
 def _encode_cursor(created_at: str, feedback_id: str) -> str:
@@ -337,23 +343,33 @@ def _encode_cursor(created_at: str, feedback_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """What a page's next_before stands for: the time and id of its last item; InvalidRequest naming `before` if it
+    is no such cursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, feedback_id = json.loads(raw)
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None or not isinstance(feedback_id, str):
             raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return moment.astimezone(timezone.utc), feedback_id
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error, UnicodeDecodeError):
         raise InvalidRequest("before must be the next_before of a previous page", field="before") from None
-    return moment, feedback_id
 
 
 def _retrieved(text: str | None) -> list[dict]:
-    return [{"chunk_id": chunk_id, "score": score} for chunk_id, score in json.loads(text or "[]")]
+    return [{"chunk_id": chunk_id, "score": score} for chunk_id, score in stored_retrieved(text)]
 
 
-def _feedback_item(row: dict) -> dict:
+def _question(row: dict, show_queries: bool) -> str | None:
+    """The question a row holds, from the answer log or the reader's snapshot; None with STORE_QUERIES=false, even
+    for a row stored before the switch."""
+    if not show_queries:
+        return None
+    return row["answer_query"] if row["answer_query"] is not None else row["feedback_query"]
+
+
+def _feedback_item(row: dict, show_queries: bool) -> dict:
     known = row["mode"] is not None
     return {
         "feedback_id": row["feedback_id"],
@@ -362,10 +378,10 @@ def _feedback_item(row: dict) -> dict:
         "reason": row["reason"],
         "comment": row["comment"],
         "created_at": iso(row["created_at"]),
-        "query": row["answer_query"] if row["answer_query"] is not None else row["feedback_query"],
+        "query": _question(row, show_queries),
         "answer": row["answer"],
-        "sources": json.loads(row["sources"]),
-        "selected_text": row["selected_text"],
+        "sources": stored_sources(row["sources"]),
+        "selected_text": row["selected_text"] if show_queries else None,
         "session_id": row["session_id"],
         # The flag can miss an answer written at the very moment of the vote; the join can't.
         "answer_known": bool(row["answer_known"]) or known,
@@ -373,7 +389,7 @@ def _feedback_item(row: dict) -> dict:
         "answerable": bool(row["answerable"]) if known else None,
         "refusal_reason": row["refusal_reason"],
         "retrieved": _retrieved(row["retrieved"]),
-        "cited": json.loads(row["cited"] or "[]"),
+        "cited": stored_cited(row["cited"]),
         "model": row["model"],
         "collection": row["collection"],
         "index_version": row["index_version"],
@@ -381,14 +397,13 @@ def _feedback_item(row: dict) -> dict:
     }
 
 
-def _case(row: dict) -> dict:
+def _case(row: dict, show_queries: bool) -> dict:
     if row["retrieved"] is not None:
-        retrieved = [chunk_id for chunk_id, _ in json.loads(row["retrieved"])]
+        retrieved = [chunk_id for chunk_id, _ in stored_retrieved(row["retrieved"])]
     else:  # the answer was never logged: the reader's snapshot of the sources is all there is
-        sources = json.loads(row["sources"])
-        retrieved = [s["chunk_id"] for s in sources if isinstance(s, dict) and s.get("chunk_id")]
+        retrieved = [s["chunk_id"] for s in stored_sources(row["sources"]) if isinstance(s.get("chunk_id"), str) and s["chunk_id"]]
     return {
-        "query": row["answer_query"] if row["answer_query"] is not None else row["feedback_query"],
+        "query": _question(row, show_queries),
         "retrieved": retrieved,
         "reason": row["reason"],
         "comment": row["comment"],
@@ -397,7 +412,7 @@ def _case(row: dict) -> dict:
     }
 
 
-def _summary(window: dict, by_day: list[dict], answers: list[dict], questions: list[dict]) -> dict:
+def _summary(window: dict, by_day: list[dict], answers: list[dict], questions: list[dict], show_queries: bool) -> dict:
     days: dict[str, dict] = {}
     totals = {"total": 0, "up": 0, "down": 0, "by_reason": {}}
     for row in by_day:
@@ -428,7 +443,7 @@ def _summary(window: dict, by_day: list[dict], answers: list[dict], questions: l
             "by_refusal_reason": refusals,
         },
         "most_down_voted": [
-            {"query": row["query"], "down_votes": int(row["down_votes"]), "last_at": iso(row["last_at"])}
+            {"query": row["query"] if show_queries else None, "down_votes": int(row["down_votes"]), "last_at": iso(row["last_at"])}
             for row in questions
         ],
     }

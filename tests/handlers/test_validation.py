@@ -1,5 +1,7 @@
 """Every validation rule of the contract: a 400 naming the field, from the request values alone."""
 
+import json
+
 import pytest
 
 from handlers.feedback import FeedbackRequest
@@ -88,6 +90,15 @@ def test_takes_history_turns_as_values():
         ({"sources": "none"}, "sources"),
         ({"sources": [1, 2]}, "sources"),
         ({"sources": [{}] * 21}, "sources"),
+        ({"sources": [{"title": "\ud800"}]}, "sources"),
+        ({"sources": [{"title": "ok"}, {"section": "bell\x07"}]}, "sources"),
+        ({"sources": [{"nested": {"title": "\udfff"}}]}, "sources"),
+        ({"sources": [{"nested": [[[[[]]]]]}]}, "sources"),
+        ({"sources": [{"list": ["a", "b"]}]}, "sources"),
+        ({"sources": [{"": "a name that is empty"}]}, "sources"),
+        ({"sources": [{"a name with spaces": 1}]}, "sources"),
+        ({"sources": [{f"field_{n}": n for n in range(21)}]}, "sources"),
+        ({"sources": [{"snippet": "s" * 10_000}] * 3}, "sources"),
         ({"session_id": "a/b"}, "session_id"),
         ({"query": "x" * 2001}, "query"),
         ({"selected_text": "x" * 8001}, "selected_text"),
@@ -98,6 +109,11 @@ def test_rejects_bad_feedback_naming_the_field(extra, field):
     with pytest.raises(InvalidRequest) as caught:
         FeedbackRequest.from_json({**GOOD_FEEDBACK, **extra})
     assert caught.value.field == field
+
+
+def test_takes_the_sources_as_the_widget_sends_them():
+    sources = [{"n": 1, "title": "Nodes", "section": "Topics", "url": "/docs/a#b", "score": 0.83, "chunk_id": "c1", "book": None}]
+    assert FeedbackRequest.from_json({**GOOD_FEEDBACK, "sources": sources}).sources == tuple(sources)
 
 
 def test_normalises_the_feedback_id():
@@ -122,6 +138,7 @@ def _incoming(body: bytes, content_type: str | None = "application/json") -> Inc
         (b'{"query": "a", "query": "b"}', InvalidJson),
         (b'{"query": "\xff\xfe"}', InvalidJson),
         (b"[" * 100_000 + b"]" * 100_000, InvalidJson),
+        (b'{"history": ' + b"[" * 33 + b"]" * 33 + b"}", InvalidJson),
     ],
 )
 def test_refuses_a_body_that_is_not_a_json_object(body, error):
@@ -129,7 +146,14 @@ def test_refuses_a_body_that_is_not_a_json_object(body, error):
         _incoming(body).json()
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_takes_json_nested_32_deep():
+    assert _incoming(b'{"a": ' + b"[" * 31 + b"]" * 31 + b"}").json() == {"a": json.loads("[" * 31 + "]" * 31)}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "+json", "/json", "text/x+json", "application/+json"],
+)
 def test_refuses_a_body_that_is_not_sent_as_json(content_type):
     with pytest.raises(UnsupportedMediaType):
         _incoming(b'{"query": "a"}', content_type).json()
@@ -137,3 +161,14 @@ def test_refuses_a_body_that_is_not_sent_as_json(content_type):
 
 def test_takes_json_with_a_charset():
     assert _incoming(b'{"query": "a"}', "application/json; charset=utf-8").json() == {"query": "a"}
+
+
+@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/vnd.api+json; charset=utf-8", 'application/json; note="a, b"'])
+def test_takes_json_by_a_structured_suffix_or_with_a_comma_in_a_quoted_parameter(content_type):
+    assert _incoming(b'{"query": "a"}', content_type).json() == {"query": "a"}
+
+
+def test_refuses_two_content_types_as_a_bad_request():
+    with pytest.raises(InvalidRequest) as caught:
+        _incoming(b'{"query": "a"}', "application/json, application/json").json()
+    assert caught.value.STATUS == 400 and "Content-Type" in caught.value.message

@@ -1,13 +1,16 @@
 """A catalogue of bad and hostile inputs on every route, each sent over real HTTP.
 
 Every one gets the right status and the contract's error shape (or, for the
-hostile but valid ones, a normal answer), and never a 500. A few are so
-malformed that the HTTP server refuses them before the app sees them: those
-get a 4xx from uvicorn (or a closed connection), never a 500 either.
+hostile but valid ones, a normal answer), and never a 500. Those so malformed
+that the HTTP server refuses them before the app sees them (an HTTP version it
+does not speak, a target that is no path, broken framing, headers or a body
+that do not arrive in time) get the same error shape from the server itself.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import socket
 from typing import Any
@@ -21,6 +24,7 @@ from tests.hardening.conftest import running
 
 KEY = "reader-key-0123456789"
 ADMIN = "admin-key-0123456789"
+METRICS = "metrics-key-0123456789"
 MAX_BODY_BYTES = 65536
 JSON = {"Content-Type": "application/json"}
 QUESTION = "How many tokens does a chunk have by default?"
@@ -54,6 +58,15 @@ def raw_query(name, content: bytes, status=400, code="invalid_json", headers=JSO
 
 def feedback(name, body, status=400, code="invalid_request", field=None) -> Case:
     return Case(name, "POST", "/v1/feedback", status, code, field, json=body)
+
+
+def raw_feedback(name, text: str, status=400, code="invalid_request", field="sources") -> Case:
+    """Feedback as a hostile client writes it: JSON text, escapes and all, that no well-behaved encoder would make."""
+    return Case(name, "POST", "/v1/feedback", status, code, field, content=text.encode(), headers=JSON)
+
+
+def cursor(created_at: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, "x"]).encode()).decode().rstrip("=")
 
 
 def admin(name, params: str, status=400, code="invalid_request", field=None, **more) -> Case:
@@ -133,6 +146,8 @@ CASES = [
     raw_query("a form", b"query=x", status=415, code="unsupported_media_type", headers={"Content-Type": "application/x-www-form-urlencoded"}),
     raw_query("JSON in Latin-1", b'{"query": "x"}', status=415, code="unsupported_media_type", headers={"Content-Type": "application/json; charset=latin-1"}),
     raw_query("application/jsonp", b'{"query": "x"}', status=415, code="unsupported_media_type", headers={"Content-Type": "application/jsonp"}),
+    raw_query("+json alone", b'{"query": "x"}', status=415, code="unsupported_media_type", headers={"Content-Type": "+json"}),
+    raw_query("two content types in one header", b'{"query": "x"}', code="invalid_request", headers={"Content-Type": "application/json, text/plain"}),
     raw_query("odd but harmless content type parameters", json.dumps({"query": QUESTION}).encode(), status=200, code=None, headers={"Content-Type": 'application/json ; charset="UTF-8"; boundary=x; ;'}),
     raw_query("5 KB of content type parameters", b"{nope", headers={"Content-Type": "application/json" + "; a=b" * 1000}),
     raw_query("a body of exactly MAX_BODY_BYTES", padded(MAX_BODY_BYTES), status=200, code=None),
@@ -169,6 +184,18 @@ CASES = [
     feedback("an unknown field in feedback", {"answer_id": "ans_x", "rating": 1, "user": "admin"}, field="user"),
     Case("feedback without a key", "POST", "/v1/feedback", 401, "unauthorized", json={"answer_id": "ans_x", "rating": 1}, key=False),
     feedback("SQL in a comment", {"answer_id": "ans_sql", "rating": -1, "comment": "x'); DELETE FROM feedback; --"}, status=201, code=None),
+    raw_feedback("a lone surrogate in a source", '{"answer_id": "ans_x", "rating": -1, "sources": [{"title": "\\ud800"}]}'),
+    raw_feedback("a lone surrogate in the second source", '{"answer_id": "a", "rating": 1, "sources": [{}, {"url": "x\\udfff"}]}'),
+    raw_feedback("sources nested 975 deep", '{"answer_id": "a", "rating": 1, "sources": [{"a": ' + "[" * 972 + "]" * 972 + "}]}", code="invalid_json", field=None),
+    feedback("a source holding an object", {"answer_id": "ans_x", "rating": 1, "sources": [{"title": {"text": "x"}}]}, field="sources"),
+    feedback("a source holding a list", {"answer_id": "ans_x", "rating": 1, "sources": [{"chunk_ids": ["a", "b"]}]}, field="sources"),
+    feedback("a source field name with a space", {"answer_id": "ans_x", "rating": 1, "sources": [{"chunk id": "a"}]}, field="sources"),
+    feedback("an escape character in a source", {"answer_id": "ans_x", "rating": 1, "sources": [{"title": "\x1b[2J"}]}, field="sources"),
+    Case("feedback in gzip", "POST", "/v1/feedback", 201, content=gzip.compress(b'{"answer_id": "ans_gz", "rating": 1}'), headers={**JSON, "Content-Encoding": "gzip"}),
+    Case("a gzip bomb", "POST", "/v1/feedback", 413, "payload_too_large", content=gzip.compress(b'{"comment": "' + b"0" * 5_000_000 + b'"}'), headers={**JSON, "Content-Encoding": "gzip"}),
+    Case("a plain body labelled gzip", "POST", "/v1/feedback", 400, "invalid_request", json={"answer_id": "ans_x", "rating": 1}, headers={"Content-Encoding": "gzip"}),
+    Case("a body in Brotli", "POST", "/v1/feedback", 415, "unsupported_media_type", content=b"\x1b\x00", headers={**JSON, "Content-Encoding": "br"}),
+    Case("gzip twice", "POST", "/v1/feedback", 415, "unsupported_media_type", content=gzip.compress(gzip.compress(b"{}")), headers={**JSON, "Content-Encoding": "gzip, gzip"}),
     # GET /v1/feedback (admin)
     admin("the admin route without a key", "", status=401, code="unauthorized", admin=False),
     admin("the admin route with a reader's key", "", status=401, code="unauthorized", admin=False, headers={"Authorization": f"Bearer {KEY}"}),
@@ -181,6 +208,9 @@ CASES = [
     admin("a view that does not exist", "?view=everything", field="view"),
     admin("a forged cursor", "?before=garbage", field="before"),
     admin("a NUL in the cursor", "?before=%00", field="before"),
+    admin("a cursor in the year 10000 in UTC", "?before=" + cursor("9999-12-31T23:59:59-14:00"), field="before"),
+    admin("until in the year 10000 in UTC", "?until=9999-12-31T23:59:59-14:00", field="until"),
+    admin("since in the year 0 in UTC", "?view=summary&since=0001-01-01T00:00:00%2B14:00", field="since"),
     admin("a parameter given twice", "?limit=1&limit=2", field="limit"),
     admin("an unknown parameter", "?drop=table", field="drop"),
     # GET /v1/admin/analytics (admin)
@@ -201,6 +231,11 @@ CASES = [
     Case("a 5,000-character path", "GET", "/" + "a" * 5000, 404, "not_found"),
     Case("a WebDAV method", "PROPFIND", "/v1/query", 405, "method_not_allowed"),
     Case("an unknown method", "BREW", "/health", 400, "invalid_request"),
+    Case("BREW on a file", "BREW", "/widget.js", 400, "invalid_request"),
+    Case("DELETE on a file", "DELETE", "/widget.js", 405, "method_not_allowed"),
+    Case("TRACE on the chat page", "TRACE", "/", 405, "method_not_allowed"),
+    Case("PUT on the OpenAPI document", "PUT", "/openapi.json", 405, "method_not_allowed", json={}),
+    Case("a wrong metrics key", "GET", "/metrics", 401, "unauthorized", key=False, headers={"Authorization": "Bearer not-the-metrics-key"}),
     # Headers
     Case("a request id with a tab", "POST", "/v1/query", 400, "invalid_request", "query", json={}, headers={"X-Request-ID": "bad id\twith tab"}),
     Case("a request id of 129 characters", "POST", "/v1/query", 400, "invalid_request", "query", json={}, headers={"X-Request-ID": "r" * 129}),
@@ -209,19 +244,38 @@ CASES = [
     Case("a spoofed X-Forwarded-For", "POST", "/v1/query", 400, "invalid_request", "query", json={}, headers={"X-Forwarded-For": "127.0.0.1, ::1, 10.0.0.1"}),
 ]
 
-# Requests so malformed that uvicorn's HTTP parser answers them itself, in plain text.
+# Requests the HTTP server refuses before the app sees them, in the same error shape: (name, bytes, status, code).
 RAW = [
-    ("a 1 MB header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 1_000_000 + b"\r\n\r\n"),
-    ("a Content-Length that is no number", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}"),
-    ("both Content-Length and chunked", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
-    ("a header with no colon", b"GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"),
-    ("a bad chunk size", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"),
+    ("a 1 MB header", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 1_000_000 + b"\r\n\r\n", 431, "headers_too_large"),
+    ("a Content-Length that is no number", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}", 400, "invalid_request"),
+    ("both Content-Length and chunked", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "invalid_request"),
+    ("a header with no colon", b"GET /health HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, "invalid_request"),
+    ("a bad chunk size", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, "invalid_request"),
+    ("a Transfer-Encoding other than chunked", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "not_implemented"),
+    ("HTTP/1.2", b"GET /health HTTP/1.2\r\nHost: x\r\n\r\n", 505, "http_version_not_supported"),
+    ("HTTP/2's preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "http_version_not_supported"),
+    ("HTTP/0.9", b"GET /health HTTP/0.9\r\n\r\n", 505, "http_version_not_supported"),
+    ("a target with no slash", b"GET health HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_request"),
+    ("an asterisk target on GET", b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid_request"),
+    ("CONNECT to a host", b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n", 400, "invalid_request"),
+    ("100-continue for 10 MB", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 10000000\r\n\r\n", 413, "payload_too_large"),
+    ("a declared body that never comes", b"POST /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{", 408, "request_timeout"),
+    ("headers that never end", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Never: ", 408, "request_timeout"),
+    ("two Content-Type headers", b"POST /v1/query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\nContent-Type: application/json\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"query\": 1}", 400, "invalid_request"),
 ]
+CLIENT_TIMEOUT = "1"  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS, so that the two that never arrive end soon
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, sparse_index, openai_server):
-    env = {"OPENAI_BASE_URL": openai_server.base_url, "API_KEYS": f"other-key,{KEY}", "ADMIN_API_KEY": ADMIN}
+    env = {
+        "OPENAI_BASE_URL": openai_server.base_url,
+        "API_KEYS": f"other-key-0123456789,{KEY}",
+        "ADMIN_API_KEY": ADMIN,
+        "METRICS_API_KEY": METRICS,
+        "HEADER_TIMEOUT_SECONDS": CLIENT_TIMEOUT,
+        "BODY_TIMEOUT_SECONDS": CLIENT_TIMEOUT,
+    }
     with running(tmp_path_factory.mktemp("catalogue"), env, sparse_index) as started:
         yield started
 
@@ -258,16 +312,18 @@ def test_each_input_gets_its_status_and_the_error_shape(http, case):
         assert response.headers["X-Request-ID"] != case.headers["X-Request-ID"] and len(response.headers["X-Request-ID"]) == 32
 
 
-@pytest.mark.parametrize("name, request_bytes", RAW, ids=[name for name, _ in RAW])
-def test_what_the_http_server_refuses_gets_a_4xx_never_a_500(service, name, request_bytes):
+@pytest.mark.parametrize("name, request_bytes, status, code", RAW, ids=[name for name, *_ in RAW])
+def test_what_the_http_server_refuses_gets_its_status_in_the_error_shape(service, name, request_bytes, status, code):
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
-        try:
-            sock.sendall(request_bytes)
-            answer = sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
-            answer = b""  # refused by closing the connection: allowed, as long as no 500 comes back
-    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
-    assert status is None or 400 <= status < 500, answer[:300]
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after a refusal
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    error = json.loads(body)
+    assert set(error) == {"error", "request_id"} and error["error"]["code"] == code
+    assert b"x-request-id: " + error["request_id"].encode() in head.lower()
 
 
 def test_sql_in_a_comment_is_stored_as_text_and_the_table_is_still_there(http):

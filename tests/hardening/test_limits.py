@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
+from lib.access import WRONG_KEYS_PER_MINUTE
 from tests.hardening.checks import assert_error
 from tests.hardening.conftest import running
 
@@ -110,3 +113,49 @@ def test_keys_passwords_and_the_database_url_never_reach_the_log(serve, database
         assert secret not in log, f"{secret[:6]}… is in the log"
     keyed = [line for line in log.splitlines() if '"route": "/v1/feedback"' in line and '"status": 201' in line]
     assert keyed and '"key_id": "' in keyed[0]
+
+
+METRICS = "metrics-key-0ddba11f00d"
+KEYED_ROUTES = [
+    ("POST", "/v1/query", {"query": "What is the default chunk size?"}, KEY),
+    ("POST", "/v1/feedback", RATING, KEY),
+    ("GET", "/v1/feedback", None, ADMIN),
+    ("GET", "/v1/admin/analytics", None, ADMIN),
+    ("GET", "/metrics", None, METRICS),
+]
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory, sparse_index):
+    """Every kind of key set, no rate limit, behind one trusted proxy: each test speaks for clients of its own."""
+    env = {"TRUSTED_PROXIES": "1", "API_KEYS": KEY, "ADMIN_API_KEY": ADMIN, "METRICS_API_KEY": METRICS}
+    with running(tmp_path_factory.mktemp("keyed"), env, sparse_index) as service:
+        yield service
+
+
+@pytest.mark.parametrize("method, path, body, key", KEYED_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in KEYED_ROUTES])
+def test_wrong_keys_on_any_keyed_route_cost_the_client_that_route_for_a_while_the_right_key_too(keyed, method, path, body, key):
+    client = f"198.51.100.{KEYED_ROUTES.index((method, path, body, key)) + 10}"
+    with httpx.Client(base_url=keyed.url, timeout=30) as http:
+
+        def send(presented: str, address: str = client) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {presented}", "X-Forwarded-For": address}
+            return http.request(method, path, json=body, headers=headers)
+
+        wrong = [send(f"wrong-key-{n:02}-0123456789").status_code for n in range(WRONG_KEYS_PER_MINUTE)]
+        refused = send("wrong-key-xx-0123456789")
+        right_but_refused = send(key)
+        elsewhere = send(key, "198.51.100.99")
+    assert wrong == [401] * WRONG_KEYS_PER_MINUTE
+    assert_error(refused, 429, "rate_limited")
+    assert_error(right_but_refused, 429, "rate_limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert elsewhere.status_code in (200, 201)
+
+
+def test_the_access_log_s_key_id_is_no_plain_hash_of_the_key(keyed):
+    with httpx.Client(base_url=keyed.url, timeout=30) as http:
+        answered = http.post("/v1/feedback", json=RATING, headers={"X-API-Key": KEY, "X-Request-ID": "key-id-check"})
+    assert answered.status_code == 201
+    [line] = [json.loads(line) for line in keyed.log().splitlines() if '"key-id-check"' in line]
+    assert len(line["key_id"]) == 16 and line["key_id"] != hashlib.sha256(KEY.encode()).hexdigest()[:16]

@@ -17,6 +17,7 @@ import falcon.asgi
 import falcon.testing
 
 from lib.config import Config
+from lib.guards import Guards
 from lib.hosts import Pool, falcon_host
 from lib.hosts.messages import Reply, Route
 from lib.metrics import Metrics
@@ -26,10 +27,11 @@ KEY = "log-test-key-123456"
 
 
 class Clients:
-    """A pool with nothing in it but configuration and metrics: these routes need no dependency."""
+    """A pool with nothing in it but configuration, guards and metrics: these routes need no dependency."""
 
     def __init__(self, config: Config):
         self.config = config
+        self.guards = Guards.from_config(config)
         self.metrics = Metrics()
 
 

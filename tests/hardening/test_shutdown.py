@@ -55,3 +55,55 @@ def test_a_stream_in_flight_finishes_after_sigterm_and_the_process_exits_0(serve
         f"shutdown: stream finished {exited - signalled:.1f} s after SIGTERM (it ran {exited - started:.1f} s in all);"
         f" a new request meanwhile got {refused}; exit code {code}"
     )
+
+
+def test_what_outlasts_the_grace_ends_with_an_error_event_or_a_503_and_no_traceback(serve, fake_openai):
+    """SHUTDOWN_GRACE_SECONDS=1 and two streams of six seconds, and a plain answer the model takes ten seconds
+    to give: each reader is told that the server is restarting, in the contract's shape, before the process exits."""
+    fake_openai.reply = " ".join(["Chunks"] * 60 + ["[1]."])
+    fake_openai.token_delay = 0.1
+    service = serve({"OPENAI_BASE_URL": fake_openai.base_url, "SHUTDOWN_GRACE_SECONDS": "1"}, process=True)
+    streams: dict[int, list[str]] = {}
+    plain: list[httpx.Response] = []
+    streaming = threading.Barrier(3)
+
+    def read_stream(n: int) -> None:
+        body = {"query": f"How many tokens does a chunk have by default? ({n})", "stream": True}
+        with httpx.stream("POST", service.url + "/v1/query", json=body, timeout=30) as response:
+            lines = streams.setdefault(n, [])
+            for line in response.iter_lines():
+                lines.append(line)
+                if line.startswith("event: delta") and lines.count(line) == 1:
+                    streaming.wait(10)
+
+    def ask_plainly() -> None:
+        plain.append(httpx.post(service.url + "/v1/query", json={"query": "What is the default chunk overlap?"}, timeout=30))
+
+    readers = [threading.Thread(target=read_stream, args=(n,)) for n in range(2)]
+    for reader in readers:
+        reader.start()
+    streaming.wait(10)
+    fake_openai.latency = {"chat/completions": 10.0}
+    asker = threading.Thread(target=ask_plainly)
+    asker.start()
+    time.sleep(0.5)  # the plain question is with the model
+    service.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    for thread in (*readers, asker):
+        thread.join(20)
+    code = service.process.wait(20)
+    exited = time.monotonic() - signalled
+
+    for lines in streams.values():
+        sent = events("\n".join(lines) + "\n\n")
+        assert [name for name, _ in sent][-1] == "error" and "done" not in [name for name, _ in sent]
+        error = json.loads(sent[-1][1])
+        assert error["error"]["code"] == "unavailable" and error["request_id"]
+    [answered] = plain
+    assert answered.status_code == 503 and answered.json()["error"]["code"] == "unavailable"
+    assert answered.headers["Retry-After"] and answered.json()["request_id"] == answered.headers["X-Request-ID"]
+    assert code == 0 and exited < 5
+    log = service.log()
+    assert "Traceback" not in log and "CancelledError" not in log and '"level": "ERROR"' not in log
+    assert log.count('"stream_end": "error"') == 2 and '"status": 503' in log
+    print(f"shutdown: two streams and a plain answer cut {exited:.1f} s after SIGTERM, each told so; exit code {code}")

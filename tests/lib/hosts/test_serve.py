@@ -7,7 +7,10 @@ request id and the one error shape are the serve step's, not a host's.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import zlib
 from types import SimpleNamespace
 
 import falcon.testing
@@ -67,12 +70,13 @@ def send(request, tmp_path):
     handler = aws_lambda.adapt(routes, pool)
 
     def through_lambda(method, path, body=None, headers=None):
+        binary = isinstance(body, bytes)  # API Gateway hands a binary body over in base64
         event = {
             "rawPath": path,
             "headers": headers or {},
             "requestContext": {"http": {"method": method, "path": path, "sourceIp": "192.0.2.1"}},
-            "body": body,
-            "isBase64Encoded": False,
+            "body": base64.b64encode(body).decode() if binary else body,
+            "isBase64Encoded": binary,
         }
         answer = handler(event, None)
         headers = {k.lower(): v for k, v in answer["headers"].items()}
@@ -137,3 +141,43 @@ def test_a_parameter_given_twice_is_refused_by_name(tmp_path):
 
 def test_keeps_a_well_formed_request_id(send):
     assert send("GET", "/answer", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+
+
+JSON_AND_KEY = {"Content-Type": "application/json", "X-API-Key": KEY}
+
+
+@pytest.mark.parametrize(
+    "encoding, body",
+    [
+        ("gzip", gzip.compress(b'{"q": 1}')),
+        ("GZIP", gzip.compress(b'{"q": ') + gzip.compress(b"1}")),  # two members, one after the other
+        ("deflate", zlib.compress(b'{"q": 1}')),
+        ("deflate", zlib.compress(b'{"q": 1}')[2:-4]),  # raw deflate, as some clients send it
+        ("identity", b'{"q": 1}'),
+    ],
+)
+def test_a_compressed_body_is_read_as_it_was_before_compression(send, encoding, body):
+    assert send("POST", "/answer", body=body, headers={**JSON_AND_KEY, "Content-Encoding": encoding}).status == 200
+
+
+def test_a_body_that_inflates_past_the_limit_is_refused_without_inflating_the_rest(send):
+    bomb = gzip.compress(b'{"q": "' + b"0" * 10_000_000 + b'"}')  # 10 MB in about 10 KB: over the 1 KiB limit
+    small_bomb = gzip.compress(b'{"q": "' + b"0" * 200_000 + b'"}')  # 200 KB in a few hundred bytes
+    assert len(small_bomb) < 1024
+    for body in (bomb, small_bomb):
+        answered = send("POST", "/answer", body=body, headers={**JSON_AND_KEY, "Content-Encoding": "gzip"})
+        assert_error(answered, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("body", [b'{"q": 1}', gzip.compress(b'{"q": 1}')[:-4], gzip.compress(b'{"q": 1}') + b"junk"])
+def test_a_body_that_is_not_what_its_content_encoding_says_is_a_bad_request(send, body):
+    answered = send("POST", "/answer", body=body, headers={**JSON_AND_KEY, "Content-Encoding": "gzip"})
+    assert "gzip" in assert_error(answered, 400, "invalid_request")["error"]["message"]
+
+
+@pytest.mark.parametrize("encoding", ["br", "compress", "zstd", "gzip, gzip"])
+def test_a_content_encoding_the_service_does_not_read_is_415_saying_which_it_reads(send, encoding):
+    body = gzip.compress(gzip.compress(b'{"q": 1}'))
+    answered = send("POST", "/answer", body=body, headers={**JSON_AND_KEY, "Content-Encoding": encoding})
+    assert_error(answered, 415, "unsupported_media_type")
+    assert answered.headers["accept-encoding"] == "gzip, deflate"

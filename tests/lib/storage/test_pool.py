@@ -163,3 +163,27 @@ def test_close_closes_idle_connections_now_and_lent_ones_on_return():
     with pytest.raises(PoolClosed):
         with pool.connection():
             pass
+
+
+def test_a_connection_that_raised_out_of_step_is_closed_and_never_lent_again():
+    pool = Pool(Connection, size=1, timeout=5, check=check, in_step=lambda error: not isinstance(error, OverflowError))
+    with pytest.raises(OverflowError):
+        with pool.connection() as broken:
+            raise OverflowError("half-way through a statement")
+
+    with pool.connection() as next_one:
+        pass
+
+    assert broken.closed and next_one is not broken and pool.opened == 1
+
+
+def test_a_connection_that_raised_in_step_is_kept_and_checked_before_it_is_lent_again():
+    pool = Pool(Connection, size=1, timeout=5, check=check, in_step=lambda error: isinstance(error, LookupError))
+    with pytest.raises(LookupError):
+        with pool.connection() as kept:
+            raise LookupError("the server said no")
+
+    with pool.connection() as next_one:
+        pass
+
+    assert next_one is kept and not kept.closed

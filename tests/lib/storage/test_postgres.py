@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 import time
+from datetime import datetime, timedelta, timezone
 
 import certifi
 import pytest
@@ -15,7 +16,8 @@ import pytest
 from lib.config import Config, ConfigError
 from lib.errors import Unavailable
 from lib.storage import open_store
-from lib.storage.postgres import parse_url, ssl_context
+from lib.storage.postgres import PostgresDatabase, parse_url, ssl_context
+from lib.storage.store import SqlStore
 from tests.lib.storage.conftest import answer, feedback, until_logged
 from tests.pg import Cluster, PostgresMissing, fresh_database
 
@@ -253,3 +255,45 @@ async def test_the_pool_replaces_every_broken_connection_after_a_restart(outage)
 
     # Each stale connection fails once, is replaced, and the call is retried on another.
     assert all(result.created for result in results)
+
+
+# A statement that raised half-way: pg8000 sends Parse and Describe, then fails to encode a parameter (a time that
+# is in the year 10000 in UTC), with the server's replies still unread.
+BEYOND_THE_CALENDAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
+
+
+def break_half_way(database: PostgresDatabase) -> None:
+    with pytest.raises(OverflowError):
+        with database.session() as session:
+            session.query("SELECT CAST(:moment AS TIMESTAMPTZ) AS moment", moment=BEYOND_THE_CALENDAR)
+
+
+def test_a_connection_that_raised_half_way_through_a_statement_is_closed_and_the_next_ones_get_their_own_rows(database_url):
+    database = PostgresDatabase(database_url, timeout=5, pool_size=1)  # one connection: the next statement gets it
+    try:
+        break_half_way(database)
+        answers = []
+        for n in range(4):
+            with database.session() as session:
+                answers.append(session.query(f"SELECT {n} AS n, 'row {n}' AS text"))
+    finally:
+        database.close()
+
+    assert answers == [[{"n": n, "text": f"row {n}"}] for n in range(4)]
+
+
+@pytest.mark.anyio
+async def test_after_a_statement_broke_half_way_each_rating_is_acknowledged_exactly_as_it_was_stored(database_url):
+    database = PostgresDatabase(database_url, timeout=5, pool_size=1)
+    store = SqlStore(database, timeout=5, workers=1)
+    try:
+        await store.migrate()
+        break_half_way(database)
+        results = [await store.record_feedback(feedback(f"ans_{n}")) for n in range(5)]
+        again = await store.record_feedback(feedback("ans_0", feedback_id=results[0].id))
+        page = await store.list_feedback()
+    finally:
+        await store.close()
+
+    assert [result.created for result in results] == [True] * 5 and again.created is False
+    assert sorted(item["feedback_id"] for item in page.items) == sorted(result.id for result in results)

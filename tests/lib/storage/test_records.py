@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -29,6 +30,10 @@ def test_a_feedback_id_is_made_when_none_is_given():
         ({"comment": "a\x00b"}, "comment"),
         ({"query": "\ud800"}, "query"),
         ({"answer_id": ""}, "answer_id"),
+        ({"sources": ["not an object"]}, "sources"),
+        ({"sources": [{"title": "\ud800"}]}, "sources"),
+        ({"sources": [{"deep": json.loads("[" * 40 + "]" * 40)}]}, "sources"),
+        ({"sources": [{"when": datetime(2025, 3, 1)}]}, "sources"),
     ],
 )
 def test_feedback_rejects_what_it_cannot_store(fields, message):

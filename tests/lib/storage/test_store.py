@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import base64
+import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from lib.config import Config
 from lib.errors import InvalidRequest
 from tests.lib.storage.conftest import T0, answer, feedback, until_logged
 
@@ -372,3 +375,112 @@ async def test_the_first_call_migrates_when_start_up_did_not(make_store):
     result = await store.record_feedback(feedback())
 
     assert result.created is True
+
+
+# Rows as older versions (or other programs) may have stored them: every reader reads them, none fails.
+
+LONE_SURROGATE = '[{"title": "\\ud800 alone", "chunk_id": "c1", "n": 1}]'  # JSON text, as json.dumps wrote it
+NESTED = "[" * 5000 + "]" * 5000  # deeper than any recursion limit
+OLD_ROWS = (
+    ("f-surrogate", -1, LONE_SURROGATE),
+    ("f-nested", -1, NESTED),
+    ("f-not-json", -1, "not json at all"),
+    ("f-not-a-list", 1, '{"title": "an object, not a list"}'),
+    ("f-scalars", 1, '[1, "two", null, {"chunk_id": "c2"}]'),
+)
+
+
+def insert_old_rows(sql, at=T0) -> None:
+    stamp = at.isoformat(sep=" ")
+    retrieved = '[["c1", 0.5, 9], "x", ["c2", "high"], ["c3", 0.25]]'
+    cited = '[1, null, "c1", "\\ud800"]'
+    sql(
+        "INSERT INTO answers (id, created_at, query, mode, answerable, retrieved, cited, collection) VALUES "
+        f"('ans_old', '{stamp}', 'an old question', 'rag', TRUE, '{retrieved}', '{cited}', 'book_chunks_v1')"
+    )
+    for feedback_id, rating, sources in OLD_ROWS:
+        sql(
+            "INSERT INTO feedback (feedback_id, answer_id, rating, sources, answer_known, created_at) VALUES "
+            f"('{feedback_id}', 'ans_old', {rating}, '{sources}', TRUE, '{stamp}')"
+        )
+
+
+def writable(value) -> str:
+    """What a reply is made of: JSON in UTF-8 (a lone surrogate can't be encoded, deep nesting can't be dumped)."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8").decode()
+
+
+async def test_rows_older_versions_stored_are_read_by_every_reader_and_can_be_written_out(store, sql):
+    insert_old_rows(sql)
+
+    page = await store.list_feedback(limit=50)
+    down = await store.list_feedback(rating=-1)
+    summary = await store.summary()
+    report = await store.analytics(since=T0 - timedelta(days=6), until=T0 + timedelta(days=1), prices=Config().prices)
+    cases = await store.export_cases()
+
+    for result in (page.to_dict(), down.to_dict(), summary, report, cases):
+        writable(result)
+    sources = {item["feedback_id"]: item["sources"] for item in page.items}
+    assert sources == {
+        "f-surrogate": [{"title": "\ufffd alone", "chunk_id": "c1", "n": 1}],
+        "f-nested": [],
+        "f-not-json": [],
+        "f-not-a-list": [],
+        "f-scalars": [{"chunk_id": "c2"}],
+    }
+    item = page.items[0]
+    assert item["retrieved"] == [{"chunk_id": "c3", "score": 0.25}] and item["cited"] == ["c1", "\ufffd"]
+    assert report["most_down_voted"][0]["answer_id"] == "ans_old" and report["most_down_voted"][0]["down"] == 3
+
+
+async def test_a_text_column_holding_bytes_that_are_no_utf8_reads_as_replacement_characters(make_config, make_store, sql):
+    if make_config().database_url is not None:
+        pytest.skip("PostgreSQL refuses text that is not UTF-8 when it is written")
+    store = make_store()
+    await store.migrate()
+    sql(
+        "INSERT INTO feedback (feedback_id, answer_id, rating, comment, answer_known, created_at) VALUES "
+        f"('f-bytes', 'a', -1, CAST(X'EDA080' AS TEXT), FALSE, '{T0.isoformat(sep=' ')}')"
+    )
+
+    (item,) = (await store.list_feedback()).items
+
+    assert item["comment"] == "\ufffd\ufffd\ufffd"
+
+
+async def test_store_queries_false_keeps_no_selection_and_shows_no_question_stored_before(make_store, sql):
+    before = make_store()
+    await before.record_feedback(feedback("ans_1", query="asked before", selected_text="selected before"))
+    private = make_store(store_queries=False)
+
+    await private.record_feedback(feedback("ans_2", query="a private question", selected_text="a private selection"))
+
+    assert sql("SELECT query, selected_text FROM feedback WHERE answer_id = 'ans_2'") == [(None, None)]
+    items = (await private.list_feedback()).items
+    assert [(item["query"], item["selected_text"]) for item in items] == [(None, None), (None, None)]
+    assert [row["query"] for row in (await private.summary())["most_down_voted"]] == [None]
+
+
+@pytest.mark.parametrize(
+    "name, moment",
+    [
+        ("until", datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))),
+        ("since", datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=14)))),
+    ],
+)
+async def test_a_time_beyond_the_calendar_in_utc_is_refused_by_name(store, name, moment):
+    with pytest.raises(InvalidRequest) as listed:
+        await store.list_feedback(**{name: moment})
+    with pytest.raises(InvalidRequest) as summed:
+        await store.summary(**{name: moment})
+    assert listed.value.field == summed.value.field == name
+
+
+async def test_a_cursor_beyond_the_calendar_in_utc_is_refused_by_name(store):
+    cursor = base64.urlsafe_b64encode(json.dumps(["9999-12-31T23:59:59-14:00", "x"]).encode()).decode().rstrip("=")
+
+    with pytest.raises(InvalidRequest) as caught:
+        await store.list_feedback(before=cursor)
+
+    assert caught.value.field == "before"
