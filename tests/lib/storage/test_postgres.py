@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import certifi
+import pg8000.native
 import pytest
 
 from lib.config import Config, ConfigError
@@ -19,7 +20,7 @@ from lib.storage import open_store
 from lib.storage.postgres import PostgresDatabase, parse_url, ssl_context
 from lib.storage.store import SqlStore
 from tests.lib.storage.conftest import answer, feedback, until_logged
-from tests.pg import Cluster, PostgresMissing, fresh_database
+from tests.pg import Cluster, PostgresMissing, admin_connection, fresh_database
 
 NEON = (
     "postgresql://alex:AbC123dEf@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname"
@@ -297,3 +298,19 @@ async def test_after_a_statement_broke_half_way_each_rating_is_acknowledged_exac
 
     assert [result.created for result in results] == [True] * 5 and again.created is False
     assert sorted(item["feedback_id"] for item in page.items) == sorted(result.id for result in results)
+
+
+@pytest.mark.anyio
+async def test_postgresql_refuses_text_that_is_not_utf8_so_no_reader_ever_meets_it(database_url):
+    store = open_store(Config(database_url=database_url))
+    await store.migrate()
+    await store.close()
+    connection = admin_connection(database_url)
+    try:
+        with pytest.raises(pg8000.native.DatabaseError, match="invalid byte sequence"):
+            connection.run(
+                "INSERT INTO feedback (feedback_id, answer_id, rating, comment, answer_known, created_at) "
+                "VALUES ('f-bytes', 'a', -1, convert_from('\\xeda080'::bytea, 'UTF8'), FALSE, now())"
+            )
+    finally:
+        connection.close()

@@ -79,3 +79,19 @@ def test_timestamps_are_fixed_width_utc_text_that_sorts_like_time():
     assert timestamp(T0) == "2025-03-01 09:30:00.000000+00:00"
     assert timestamp(T0.astimezone(east)) == timestamp(T0)
     assert timestamp(T0) < timestamp(T0 + timedelta(microseconds=1))
+
+
+async def test_a_text_column_holding_bytes_that_are_no_utf8_reads_as_replacement_characters(tmp_path):
+    """SQLite stores whatever bytes another writer put in a TEXT column; the reader still gets text."""
+    store = open_store(Config(data_dir=tmp_path))
+    await store.migrate()
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as connection:
+        connection.execute(
+            "INSERT INTO feedback (feedback_id, answer_id, rating, comment, answer_known, created_at) "
+            f"VALUES ('f-bytes', 'a', -1, CAST(X'EDA080' AS TEXT), FALSE, '{T0.isoformat(sep=' ')}')"
+        )
+
+    (item,) = (await store.list_feedback()).items
+    await store.close()
+
+    assert item["comment"] == "\ufffd\ufffd\ufffd"

@@ -434,21 +434,6 @@ async def test_rows_older_versions_stored_are_read_by_every_reader_and_can_be_wr
     assert report["most_down_voted"][0]["answer_id"] == "ans_old" and report["most_down_voted"][0]["down"] == 3
 
 
-async def test_a_text_column_holding_bytes_that_are_no_utf8_reads_as_replacement_characters(make_config, make_store, sql):
-    if make_config().database_url is not None:
-        pytest.skip("PostgreSQL refuses text that is not UTF-8 when it is written")
-    store = make_store()
-    await store.migrate()
-    sql(
-        "INSERT INTO feedback (feedback_id, answer_id, rating, comment, answer_known, created_at) VALUES "
-        f"('f-bytes', 'a', -1, CAST(X'EDA080' AS TEXT), FALSE, '{T0.isoformat(sep=' ')}')"
-    )
-
-    (item,) = (await store.list_feedback()).items
-
-    assert item["comment"] == "\ufffd\ufffd\ufffd"
-
-
 async def test_store_queries_false_keeps_no_selection_and_shows_no_question_stored_before(make_store, sql):
     before = make_store()
     await before.record_feedback(feedback("ans_1", query="asked before", selected_text="selected before"))
