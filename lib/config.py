@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
@@ -62,6 +63,22 @@ def _boolean(value: str) -> bool:
 
 def _words(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:\d{1,5})?|https?://\[[0-9a-f:.]+\](:\d{1,5})?")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """`*` alone, or origins exactly as a browser sends them in Origin: a scheme, a host, maybe a port."""
+    origins = tuple(origin.rstrip("/").lower() for origin in _words(value))
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ValueError("must be * alone or a list of origins, not both")
+        return origins
+    for written, origin in zip(_words(value), origins):
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"has {written!r}, which is not an origin such as https://book.example.org")
+    return origins
 
 
 MIN_KEY_LENGTH = 16
@@ -166,7 +183,7 @@ class Config:
     max_body_bytes: int = _variable(_integer(1024, 100_000_000), 65536)
     store_queries: bool = _variable(_boolean, True)
     answer_cache_seconds: float = _variable(_number(0, 86400), 900.0)
-    allowed_origins: tuple[str, ...] = _variable(_words, ())
+    allowed_origins: tuple[str, ...] = _variable(_origins, ())
     api_keys: tuple[str, ...] = _variable(_keys, ())
     admin_api_key: str | None = _variable(_key)
     # Unset: 1 on a Hugging Face Space (SPACE_ID is set: its proxy writes X-Forwarded-For), else 0.
@@ -218,6 +235,8 @@ class Config:
             raise ConfigError(
                 f"CHUNK_OVERLAP must be smaller than CHUNK_SIZE ({config.chunk_size}), got {config.chunk_overlap}"
             )
+        if config.embeddings == "openai" and not config.openai_enabled:
+            raise ConfigError("EMBEDDINGS openai needs OPENAI_API_KEY or OPENAI_BASE_URL; auto takes the local model without")
         return config
 
     @property

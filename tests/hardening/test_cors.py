@@ -96,10 +96,17 @@ def test_any_origin_only_when_star_is_written():
     assert preflight_in_process(("*",), "https://anyone.example")["access-control-allow-origin"] == "*"
 
 
-@pytest.mark.parametrize("value", [("*", BOOK_SITE), ("book.example.org",), ("https://book.example.org/docs",), ("https://*.example.org",)])
+@pytest.mark.parametrize("value", [f"*,{BOOK_SITE}", "book.example.org", "https://book.example.org/docs", "https://*.example.org"])
 def test_a_bad_allowed_origins_names_the_variable(value):
     with pytest.raises(ConfigError, match="ALLOWED_ORIGINS"):
-        falcon_host.cors(value)
+        Config.from_environ({"ALLOWED_ORIGINS": value})
+
+
+def test_an_origin_is_kept_as_a_browser_sends_it():
+    assert Config.from_environ({"ALLOWED_ORIGINS": "https://Book.Example.org/, http://[::1]:3000"}).allowed_origins == (
+        "https://book.example.org",
+        "http://[::1]:3000",
+    )
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -52,6 +52,10 @@ def test_reads_values_and_strips_them():
         ("BOOK_URL", "example.org"),
         ("BOOK_BASE_URL", "https://example.org/base/"),
         ("BOOK_TRAILING_SLASH", "sometimes"),
+        ("EMBEDDINGS", "openai"),  # with neither OPENAI_API_KEY nor OPENAI_BASE_URL
+        ("EMBEDDINGS", "bert"),
+        ("QUEUE_SECONDS", "-1"),
+        ("ALLOWED_ORIGINS", "book.example.org"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -110,3 +114,9 @@ def test_the_service_refuses_to_start_with_a_one_character_key():
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "configuration error: API_KEYS key 1 has 1 characters; each must have at least 16" in result.stderr
+
+
+def test_embeddings_openai_takes_a_key_or_a_server_of_its_own():
+    assert Config.from_environ({"EMBEDDINGS": "openai", "OPENAI_API_KEY": "sk-test"}).embedding_source == "openai"
+    assert Config.from_environ({"EMBEDDINGS": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}).embedding_source == "openai"
+    assert Config.from_environ({}).embedding_source == "local"
