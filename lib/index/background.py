@@ -65,15 +65,16 @@ def _own_book(clients, collection) -> bool:
     return collection is None or not collection.points or collection.metadata.get("sources") == [book]
 
 
-async def _index_book(clients, recreate: bool = False) -> None:
+async def _index_book(clients, recreate: bool = False) -> bool:
+    """Index BOOK_DIR when it is there and the collection is its own; whether it was."""
     config, vectors = clients.config, clients.vectors
     book = config.book_dir.resolve()
     if not book.is_dir():
-        return
+        return False
     collection = await vectors.describe()
     if not _own_book(clients, collection):
         log.info("collection %s holds another book (%s); BOOK_DIR is not indexed", collection.name, collection.metadata.get("sources"))
-        return
+        return False
     clients.indexing = Progress("indexing")
     clients.caches.index_changed()
 
@@ -92,6 +93,7 @@ async def _index_book(clients, recreate: bool = False) -> None:
     log.info("indexed the book", extra={"summary": summary.lines()})
     clients.metrics.indexed(summary.added, summary.updated, summary.removed)
     clients.caches.index_changed()
+    return True
 
 
 async def _fill_with_retries(clients, wait: float) -> None:
@@ -112,7 +114,8 @@ async def _fill_with_retries(clients, wait: float) -> None:
                 if not (clients.config.index_on_start and _own_book(clients, collection)):
                     return
                 await clients.embedder.embed(["dimension probe"])
-                await _index_book(clients, recreate=True)
+                if not await _index_book(clients, recreate=True):
+                    return
                 continue
             embedded = await fill_embeddings(clients.vectors, clients.embedder, advanced)
         except EmbeddingFailed as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 
 import attrs
 import pytest
@@ -103,3 +104,18 @@ async def test_leaves_another_book_alone_and_says_so(tmp_path, caplog):
         await clients.aclose()
     assert collection.metadata["sources"] == [str(other.resolve())] and collection.points == 1
     assert "holds another book" in caplog.text
+
+
+async def test_gives_up_on_its_book_made_without_embeddings_once_the_folder_is_gone(tmp_path, fake_openai):
+    book = tmp_path / "book"
+    shutil.copytree(BOOK, book)
+    config = Config(data_dir=tmp_path / "data", book_dir=book, openai_base_url=fake_openai.base_url)
+    await asyncio.to_thread(index_book, attrs.evolve(config, embeddings="none"), book)
+    shutil.rmtree(book)
+    clients = await open_clients(config, background=False)
+    try:
+        await asyncio.wait_for(keep_indexed(clients), 30)  # before: probed the model and returned to it for ever
+        collection = await clients.vectors.describe()
+    finally:
+        await clients.aclose()
+    assert collection.points > 100 and collection.dense_size is None  # still searchable, by its sparse vectors
