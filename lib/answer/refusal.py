@@ -177,7 +177,7 @@ async def _dense_evidence(clients, collection, question: str) -> tuple[float, fl
     if not cosines:
         return None
     lift = cosines[0] - statistics.fmean(cosines[1:]) if len(cosines) > 1 else 0.0
-    return book_floor, lift / (1.0 - book_floor)
+    return book_floor, lift / (1.0 - book_floor) if book_floor < 1.0 else 0.0
 
 
 async def judge(clients, collection, question: str, found: Sequence[retrieval.Passage]) -> Judged:

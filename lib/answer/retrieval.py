@@ -21,6 +21,7 @@ the book answers the question at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Sequence
 
@@ -120,9 +121,9 @@ async def embed_texts(clients, texts: Sequence[str]) -> list[Sequence[float]]:
 
 async def _embedding(clients, call):
     """`await call()` on the embedding model: a remote one within OPENAI_TIMEOUT, behind its breaker."""
-    if not clients.embedder.remote:
-        return await call()
     try:
+        if not clients.embedder.remote:
+            return await call()
         with clients.guards.openai.call():
             async with asyncio.timeout(clients.config.openai_timeout):
                 return await call()
@@ -177,9 +178,15 @@ def lexical(question_terms: Sequence[str], indexed_text: str, idf: dict[str, flo
     ceiling = sum(idf.get(term, 1.0) for term in wanted) * (sparse.K1 + 1)
     if not ceiling:
         return 0.0
-    document = sparse.document_vector(indexed_text)
-    weights = dict(zip(document.indices, document.values))
+    weights = _weights(indexed_text)
     return sum(idf.get(term, 1.0) * weights.get(sparse.term_index(term), 0.0) for term in wanted) / ceiling
+
+
+@functools.lru_cache(maxsize=4096)
+def _weights(indexed_text: str) -> dict[int, float]:
+    """A passage's BM25 weight of each term index: the same passages come back question after question."""
+    document = sparse.document_vector(indexed_text)
+    return dict(zip(document.indices, document.values))
 
 
 def configured_mode(config, collection: Collection) -> str:

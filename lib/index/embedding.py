@@ -11,6 +11,7 @@ import asyncio
 import base64
 import logging
 from array import array
+from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import httpx2
@@ -82,10 +83,11 @@ class LocalEmbedder:
     remote = False
     model = "all-MiniLM-L6-v2"
 
-    def __init__(self):
+    def __init__(self, folder: Path | None = None):
         from lib.index import minilm
 
         self.size = minilm.DIMENSIONS
+        self._folder = folder  # None: the installed package's
         self._model = None
         self._loading = asyncio.Lock()
 
@@ -94,7 +96,10 @@ class LocalEmbedder:
 
         async with self._loading:
             if self._model is None:
-                self._model = await asyncio.to_thread(minilm.MiniLM.load)
+                try:
+                    self._model = await asyncio.to_thread(minilm.MiniLM.load, self._folder)
+                except (minilm.ModelMissing, OSError) as error:  # its files changed or went since start-up
+                    raise EmbeddingFailed(f"the local model could not be loaded: {error}") from None
         matrix = await asyncio.to_thread(self._model.embed, list(texts))
         return [array("f", row.tobytes()) for row in matrix]
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lib.index import minilm
+from lib.index.embedding import EmbeddingFailed, LocalEmbedder
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +51,21 @@ def test_an_answer_in_other_words_is_nearer_than_a_question_sharing_the_words(mo
     assert float(asked @ answering) > float(asked @ alike) + 0.1
 
 
-def test_refuses_files_that_are_not_the_models(tmp_path):
+def spoiled(tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(minilm.model_folder(), folder)
     with open(folder / "model.safetensors", "r+b") as weights:
         weights.seek(4096)
         weights.write(b"\0" * 16)
+    return folder
+
+
+def test_refuses_files_that_are_not_the_models(tmp_path):
     with pytest.raises(minilm.ModelMissing, match="sha256"):
-        minilm.MiniLM.load(folder)
+        minilm.MiniLM.load(spoiled(tmp_path))
+
+
+@pytest.mark.anyio
+async def test_the_service_s_embedder_reports_spoiled_files_as_a_failed_embedding_it_can_fall_back_from(tmp_path):
+    with pytest.raises(EmbeddingFailed, match="sha256"):
+        await LocalEmbedder(spoiled(tmp_path)).embed(["How do I deploy?"])
