@@ -6,6 +6,7 @@ from attrs import field, frozen
 
 from lib.access import key_id, presented_key
 from lib.answer import flow
+from lib.book.links import BOOK_ID
 from lib.clients import Clients
 from lib.errors import InvalidRequest
 from lib.hosts.messages import Incoming, Reply
@@ -13,7 +14,6 @@ from lib.validation import boolean, build, http_url, integer, one_of, strip, tex
 
 MAX_TURNS = 20
 MAX_HISTORY_CHARACTERS = 16_000
-BOOK_ID = r"[A-Za-z0-9_-]+"  # a Docusaurus docs plugin id, as Docusaurus validates it
 
 
 @frozen
@@ -84,7 +84,7 @@ class QueryRequest:
     stream: bool = field(default=False, validator=boolean, metadata={"doc": "true answers as text/event-stream"})
     book: str | None = field(
         default=None,
-        validator=text(min_length=1, max_length=64, pattern=BOOK_ID, optional=True),
+        validator=text(min_length=1, max_length=64, pattern=BOOK_ID.pattern, optional=True),
         metadata={"doc": "a book's id (its docs instance's id, as each source's `book` gives it): its passages are "
                   "searched first, every book's when none of them is close enough"},
     )

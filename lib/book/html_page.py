@@ -43,7 +43,7 @@ _NOT_BOOK_PAGES = {
     "blog-list-page": "blog listing page", "search-page-wrapper": "search page", "plugin-native": "404 page",
 }
 _GENERATED_INDEX_PREFIX = "generatedIndexPage"
-_PLUGIN_ID = re.compile(r"plugin-id-([\w-]+)")
+_PLUGIN_ID = re.compile(r"plugin-id-([A-Za-z0-9_-]+)")
 
 
 @frozen

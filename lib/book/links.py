@@ -22,6 +22,8 @@ TRAILING_SLASH_VALUES = (TRUE, FALSE, UNSET)
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 _FRAGMENT_SAFE = "/?:@!$&'()*+,;=~"
 _HTML_FILE = re.compile(r"\.html?$", re.IGNORECASE)
+# A docs instance's id as Docusaurus validates it: the book a source is linked under, and the API's `book`.
+BOOK_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def site_url(value: str) -> str:

@@ -13,7 +13,6 @@ computed value that is overridden is never needed.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,7 +37,6 @@ DEFAULT_ID = "default"
 DEFAULT_ROUTE_BASE_PATH = "/docs"
 _CLASSIC = ("classic", "@docusaurus/preset-classic", "docusaurus-preset-classic")
 _DOCS_PLUGIN = ("content-docs", "@docusaurus/plugin-content-docs", "docusaurus-plugin-content-docs")
-_PLUGIN_ID = re.compile(r"[\w-]+")
 _FLAGS = {
     "url": "--site-url (BOOK_URL for the service)",
     "baseUrl": "--base-url (BOOK_BASE_URL)",
@@ -328,7 +326,7 @@ class Site:
             return default if value is UNDEFINED else value
 
         plugin_id = option("id", DEFAULT_ID)
-        if not isinstance(plugin_id, str) or not _PLUGIN_ID.fullmatch(plugin_id):
+        if not isinstance(plugin_id, str) or not link_forms.BOOK_ID.fullmatch(plugin_id):
             raise SiteError(f"{self.config}: the id of {where} must be letters, digits, _ and -, got {_shown(plugin_id)}")
         where = f"{where}, id {plugin_id!r}"
         folder = option("path", "docs")
