@@ -11,6 +11,7 @@ with a colon is quoted with it, or not at all.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -347,8 +348,11 @@ def _cite(sentence: str, n: int) -> str:
     return f"{sentence[: end.start()]} [{n}]{end.group(1)}"
 
 
+@functools.lru_cache(maxsize=4096)
 def snippet(markdown: str, limit: int) -> str:
-    """The start of a passage as plain text, for a source's preview: no code, no table pipes, no link syntax."""
+    """The start of a passage as plain text, for a source's preview: no code, no table pipes, no link syntax.
+
+    Remembered: the same passages are shown again and again, twice for each answer (its sources go out first)."""
     shown = []
     for unit in units(markdown[: limit * 3]):  # only the start can show: read no more than that
         if unit.kind != "code":

@@ -7,6 +7,7 @@ import logging
 import re
 from typing import Sequence
 
+import httpx2
 import openai
 from attrs import frozen
 
@@ -31,7 +32,7 @@ class ModelUnavailable(Exception):
 
 
 # What a failed call may raise; each means the model gave no usable answer.
-_FAILURES = (openai.OpenAIError, TimeoutError, IndexError, AttributeError, ValueError)
+_FAILURES = (openai.OpenAIError, TimeoutError, LookupError, AttributeError, TypeError, ValueError)
 _BUDGET_SPENT = "the daily token budget (DAILY_TOKEN_BUDGET) is spent until 00:00 UTC"
 
 
@@ -131,25 +132,23 @@ async def complete(clients, messages: list[dict], *, max_tokens: int | None = No
     try:
         with guard.openai.call(counts=_is_outage):
             async with asyncio.timeout(clients.config.openai_timeout):
-                response = await clients.openai.chat.completions.create(
-                    model=model,
-                    messages=messages,
-                    max_tokens=max_tokens or clients.config.openai_max_tokens,
-                    temperature=0.1,
-                )
-            text = response.choices[0].message.content or ""
+                # The SDK's call and its retries, but not its request and response models: building them
+                # cost more CPU than the rest of a miss's model call.
+                body = {"model": model, "messages": messages, "max_tokens": max_tokens or clients.config.openai_max_tokens, "temperature": 0.1}
+                response = (await clients.openai.post("/chat/completions", body=body, cast_to=httpx2.Response)).json()
+            text = response["choices"][0]["message"]["content"] or ""
+            usage = response.get("usage") or {}
+            generated = Generated(
+                text=text.strip(),
+                model=response.get("model") or model,
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+            )
     except CircuitOpen as error:
         raise ModelUnavailable(str(error)) from None
     except _FAILURES as error:
         log.warning("language model failed: %s", _describe(error))
         raise ModelUnavailable(_describe(error)) from None
-    usage = response.usage
-    generated = Generated(
-        text=text.strip(),
-        model=response.model or model,
-        prompt_tokens=usage.prompt_tokens if usage else 0,
-        completion_tokens=usage.completion_tokens if usage else 0,
-    )
     guard.budget.spend(generated.prompt_tokens + generated.completion_tokens)
     clients.metrics.tokens(model, generated.prompt_tokens, generated.completion_tokens)
     if not generated.text:
@@ -182,15 +181,13 @@ async def rewrite_question(clients, question: str, history: Sequence) -> str:
 class Completion:
     """A chat completion to iterate for its text: streamed as it comes, or (stream=False) whole, in one piece.
 
-    Usage is known once it ends. Any failure becomes ModelUnavailable;
-    `started` tells the caller whether text had already gone out.
+    Usage is known once it ends. Any failure becomes ModelUnavailable.
     """
 
     def __init__(self, clients, messages: list[dict], *, stream: bool = True):
         self._clients = clients
         self._messages = messages
         self._stream = stream
-        self.started = False
         self.model = clients.config.openai_generation_model
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -202,7 +199,6 @@ class Completion:
         if not self._stream:
             whole = await complete(self._clients, self._messages)
             self.model, self.prompt_tokens, self.completion_tokens = whole.model, whole.prompt_tokens, whole.completion_tokens
-            self.started = True
             yield whole.text
             return
         config = self._clients.config
@@ -237,7 +233,6 @@ class Completion:
                         self.model = chunk.model or self.model
                         piece = chunk.choices[0].delta.content if chunk.choices else None
                         if piece:
-                            self.started = True
                             streamed += len(piece)
                             yield piece
         except CircuitOpen as error:
