@@ -91,6 +91,7 @@ class Scenario:
     duration: float = 5.0
     unique: bool = False  # a question no other request asked: a cache miss
     once: bool = False  # a burst: each connection asks once, all at once
+    polite: bool = False  # a client told 503 with Retry-After waits that long, as the widget tells its reader to
 
 
 def scenarios(plan: Plan) -> list[Scenario]:
@@ -103,7 +104,7 @@ def scenarios(plan: Plan) -> list[Scenario]:
         Scenario(
             "crowd", f"POST /v1/query, miss, {plan.model_latency:g} s model, {plan.crowd} clients", "POST", "/v1/query",
             miss, connections=plan.crowd, latency={"chat/completions": plan.model_latency}, warmup=plan.crowd_warmup,
-            duration=plan.crowd_duration, unique=True,
+            duration=plan.crowd_duration, unique=True, polite=True,
         ),
         Scenario(
             "burst", f"POST /v1/query, miss, {plan.model_latency:g} s model, {plan.burst} at once", "POST", "/v1/query",
@@ -265,6 +266,7 @@ def measure(server: Server, scenario: Scenario, plan: Plan, upstreams: list[Upst
             "headers": {"Content-Type": "application/json"} if body is not None else {},
             "connections": scenario.connections, "warmup": scenario.warmup, "duration": scenario.duration,
             "timeout": plan.timeout, "stream": scenario.stream, "max_requests": plan.max_requests, "once": scenario.once,
+            "retry_after": scenario.polite,
         }
         # A round after an overload must not pay for its backlog (a thread pool's queue, say).
         drained = _wait_for_idle(server.process.pid, plan.drain_wait) if plan.drain_wait else 0.0

@@ -13,8 +13,10 @@ run has), `connections`, `warmup` and `duration` (seconds), `timeout`
 (seconds; a slower request is an error), `max_requests` (a bound on the
 count), `stream` (read a chunked text/event-stream and time its first
 event), `once` (a burst: every connection sends one request, all at once,
-and the run ends when the last is answered, however long that takes). Each
-connection sends its next request once the last is answered.
+and the run ends when the last is answered, however long that takes),
+`retry_after` (after a 429 or 503 with Retry-After, wait that long before
+the next request, as the widget tells its reader to). Each connection sends
+its next request once the last is answered.
 
 The result: requests completed within the measured window and their rate
 (for a burst: the wall time until the last answer, `wall_ms`);
@@ -51,6 +53,7 @@ class _Connection(asyncio.Protocol):
         self._first = None
         self._header_end = -1
         self._status = 0
+        self.retry_after = 0.0
         self._length = -1
         self._chunked = False
         self._chunk_at = 0
@@ -97,6 +100,8 @@ class _Connection(asyncio.Protocol):
             self._header_end = end + 4
             head = bytes(buffer[:end]).lower()
             self._status = int(head[9:12])
+            at = head.find(b"retry-after:")
+            self.retry_after = float(head[at + 12 :].split(b"\r\n", 1)[0]) if at >= 0 else 0.0
             self._length, self._chunked = -1, b"transfer-encoding: chunked" in head
             if not self._chunked:
                 at = head.find(b"content-length:")
@@ -153,6 +158,7 @@ async def run(spec: dict) -> dict:
     max_requests = int(spec.get("max_requests", 1_000_000))
     stream = bool(spec.get("stream", False))
     once = bool(spec.get("once", False))
+    polite = bool(spec.get("retry_after", False))
     if once:  # every request counts, and the window lasts as long as the slowest answer
         warmup, duration, max_requests = 0.0, timeout + 1.0, connections
     make = _request_maker(spec, f"{host}:{port}")
@@ -210,6 +216,8 @@ async def run(spec: dict) -> dict:
                     completed_in_window += 1
                 if once:
                     break
+                if polite and status in (429, 503) and connection.retry_after:
+                    await asyncio.sleep(min(connection.retry_after, max(0.0, window_end - time.perf_counter())))
                 continue
             if time.perf_counter() >= window_start:
                 errors[kind] += 1
