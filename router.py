@@ -73,8 +73,8 @@ def _server_config() -> Config:
         config = configured(Config.from_environ())
     except ConfigError as error:
         sys.exit(f"configuration error: {error}")
-    # Threads beside the event loop (Qdrant's local mode, tokenising) hold the GIL for 5 ms at a time by
-    # default, and the loop needs it many times per request: /health took 300 ms with 50 queries in flight.
+    # Threads beside the event loop (the local model, the tokenizer, a Qdrant local-mode folder being migrated)
+    # hold the GIL for 5 ms at a time by default, and the loop needs it many times per request.
     sys.setswitchinterval(0.0005)
     return config
 

@@ -413,7 +413,7 @@ class Run:
         }
 
 
-async def _sections(clients: Clients, collection: retrieval.Collection) -> tuple[set[str], dict[tuple[str, str], str]]:
+async def section_urls(clients: Clients) -> tuple[set[str], dict[tuple[str, str], str]]:
     """Every section url of the collection, and each (source, heading)'s url."""
     urls, by_heading = set(), {}
     for payload in (await clients.vectors.payloads()).values():
@@ -423,7 +423,7 @@ async def _sections(clients: Clients, collection: retrieval.Collection) -> tuple
     return urls, by_heading
 
 
-async def _gone(clients: Clients, collection: retrieval.Collection, cases: Sequence[Case]) -> set[str]:
+async def _gone(clients: Clients, cases: Sequence[Case]) -> set[str]:
     """The rated answers' chunk ids that the index no longer holds (a chunk that changed has a new id)."""
     ids = {chunk_id for case in cases for chunk_id in case.retrieved or ()}
     valid = set()
@@ -480,8 +480,8 @@ async def evaluate(
     mode = mode or configured
     if answerer is None:
         answerer = service_answerer() if mode == configured else mode_answerer(mode, collection)
-    urls, by_heading = await _sections(clients, collection)
-    gone = await _gone(clients, collection, cases)
+    urls, by_heading = await section_urls(clients)
+    gone = await _gone(clients, cases)
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     def expected(case: Case) -> str | None:
@@ -791,7 +791,7 @@ def _arguments(argv) -> argparse.Namespace:
                         help="the labelled books of this repository (docs, sourdough, telescope), each on a fresh index, "
                              "every mode the configuration allows, side by side")
     parser.add_argument("--fit", action="store_true",
-                        help="also print the refusal's weights fitted on these cases (lib/answer/refusal.py MODELS)")
+                        help="also print the refusal's weights fitted on these cases (lib/answer/refusal.py SPARSE_MODEL and HYBRID_MODEL)")
     parser.add_argument("--chunk-sizes", default="",
                         help="comma-separated CHUNK_SIZE values for --compare (default CHUNK_SIZE)")
     parser.add_argument("--book", action="append", metavar="PATH_OR_URL",
@@ -844,7 +844,7 @@ async def _main(args: argparse.Namespace, config: Config, cases: list[Case] | No
         async with fresh_index(config, sources, say=_say) as clients:
             run = attrs.evolve(await evaluate(clients, cases, top_k=args.top_k), chunk_size=config.chunk_size)
     else:
-        clients = await open_clients(config)
+        clients = await open_clients(config, background=False)  # the collection as it is, nothing changing it
         try:
             run = await evaluate(clients, cases, top_k=args.top_k)
         finally:

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import attrs
 from attrs import frozen
 
 from lib.answer import compose, retrieval
@@ -38,8 +37,6 @@ class Case:
     book: str
     query: str
     must_contain: tuple[str, ...]
-    intent: str = ""
-    line: int = 0
 
 
 @frozen
@@ -72,7 +69,7 @@ def read_cases(lines: Sequence[str]) -> list[Case]:
         phrases = data.get("must_contain")
         if not isinstance(data.get("book"), str) or not isinstance(data.get("query"), str) or not phrases:
             raise ValueError(f"line {number}: a case needs book, query and a list must_contain")
-        cases.append(Case(data["book"], data["query"], tuple(phrases), data.get("intent", ""), number))
+        cases.append(Case(data["book"], data["query"], tuple(phrases)))
     return cases
 
 
@@ -95,7 +92,6 @@ async def answer_all(clients, cases: Sequence[Case]) -> list[Outcome]:
 
 async def measure(config: Config, cases: Sequence[Case], books: dict[str, str], say=lambda m: None) -> dict[str, list[Outcome]]:
     """The outcomes of every case, by book, each book in a fresh temporary index."""
-    config = attrs.evolve(config, index_on_start=False)
     by_book: dict[str, list[Outcome]] = {}
     for name in dict.fromkeys(case.book for case in cases):
         async with fresh_index(config, [book_path(name, config, books)], say=say) as clients:

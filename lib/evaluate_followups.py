@@ -20,13 +20,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import attrs
 from attrs import frozen
 
 from lib.answer import compose, retrieval
 from lib.config import Config, ConfigError
 from lib.errors import ApiError
-from lib.evaluate import fresh_index, normalise_url
+from lib.evaluate import fresh_index, normalise_url, section_urls
 
 TYPES = ("needs_history", "new_topic", "off_topic")
 
@@ -81,17 +80,9 @@ def read_cases(lines: Sequence[str]) -> list[Case]:
     return cases
 
 
-async def _sections(clients, collection) -> dict[tuple[str, str], str]:
-    """Each (source file, heading) of the index, with its section's url."""
-    found = {}
-    for payload in (await clients.vectors.payloads()).values():
-        found.setdefault((payload.get("source", ""), payload.get("section", "")), normalise_url(payload.get("url", "")))
-    return found
-
-
 async def answer_all(clients, cases: Sequence[Case]) -> list[Outcome]:
     collection = await retrieval.describe_collection(clients)
-    sections = await _sections(clients, collection)
+    _, sections = await section_urls(clients)
     outcomes = []
     for case in cases:
         plan = await compose.prepare(clients, collection, query=case.query, history=case.history)
@@ -132,7 +123,7 @@ def write_text(outcomes: Sequence[Outcome], out) -> None:
 
 
 async def measure(config: Config, cases: Sequence[Case], book: str, say=lambda m: None) -> list[Outcome]:
-    async with fresh_index(attrs.evolve(config, index_on_start=False), [book], say=say) as clients:
+    async with fresh_index(config, [book], say=say) as clients:
         return await answer_all(clients, cases)
 
 

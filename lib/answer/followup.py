@@ -24,7 +24,7 @@ from typing import Sequence
 
 from attrs import frozen
 
-from lib.answer import generation, retrieval
+from lib.answer import generation, refusal, retrieval
 from lib.index import sparse
 
 # A reader who says the subject changes means it.
@@ -39,8 +39,9 @@ _POINTS_BACK = re.compile(
     r"instead|former|latter|he|she|him|her|his)\b"
 )
 _CONTINUES = re.compile(r"^(?:and|but|or|so|what about|how about|and if|what if|same for|why not)\b")
-# Scores are shares of a query's terms, and the combined query has about twice as many: it scores a little
-# lower even when its passages are the right ones. Only a clear drop says the conversation leads elsewhere.
+# A combined query has about twice the terms of the question alone, and its passages score a little lower
+# (on either scale: the lexical share or the cosine) even when they are the right ones. Only a clear drop
+# says the conversation leads elsewhere.
 CLEARLY_WORSE = 0.35
 # Share of a question's IDF weight in words the book never uses past which no earlier turn can make the book
 # answer it: "the weather in London this weekend" after a question on the book.
@@ -123,8 +124,4 @@ async def _context_helps(clients, collection: retrieval.Collection, question: st
 async def _mostly_unknown(clients, collection: retrieval.Collection, question: str) -> bool:
     """Whether much of the question's IDF weight (MOSTLY_UNKNOWN) is in terms no passage of the book holds."""
     idf = await retrieval.question_idf(clients, collection, question)
-    if not idf:
-        return False
-    unseen = sparse.bm25_idf(0, collection.points)
-    missing = sum(weight for weight in idf.values() if weight >= unseen)
-    return missing >= MOSTLY_UNKNOWN * sum(idf.values())
+    return bool(idf) and refusal.missing_share(idf, collection.points) >= MOSTLY_UNKNOWN
