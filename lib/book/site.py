@@ -150,30 +150,22 @@ class Site:
         return Links(self.site_url(), self.base_url(), self.trailing_slash())
 
     def site_url(self) -> str:
-        if self.overrides.site_url:
-            return self.overrides.site_url
-        value = member(self.value, "url")
-        if isinstance(value, Computed):
-            raise self._computed("url", value)
-        if not isinstance(value, str):
-            raise self._fail("url", f"is missing or not a string ({_shown(value)})")
-        try:
-            return link_forms.site_url(value)
-        except ValueError as error:
-            raise self._fail("url", str(error)) from None
+        return self.overrides.site_url or self._address("url", link_forms.site_url)
 
     def base_url(self) -> str:
-        if self.overrides.base_url:
-            return self.overrides.base_url
-        value = member(self.value, "baseUrl")
+        return self.overrides.base_url or self._address("baseUrl", link_forms.base_url)
+
+    def _address(self, key: str, parse: Callable[[str], str]) -> str:
+        """The config's `url` or `baseUrl`, as Docusaurus normalises it."""
+        value = member(self.value, key)
         if isinstance(value, Computed):
-            raise self._computed("baseUrl", value)
+            raise self._computed(key, value)
         if not isinstance(value, str):
-            raise self._fail("baseUrl", f"is missing or not a string ({_shown(value)})")
+            raise self._fail(key, f"is missing or not a string ({_shown(value)})")
         try:
-            return link_forms.base_url(value)
+            return parse(value)
         except ValueError as error:
-            raise self._fail("baseUrl", str(error)) from None
+            raise self._fail(key, str(error)) from None
 
     def trailing_slash(self) -> str:
         if self.overrides.trailing_slash:

@@ -23,11 +23,10 @@ from typing import Any, Mapping, Sequence
 import qdrant_edge as edge
 
 from lib.index.sparse import DENSE, SPARSE, Sparse
-from lib.index.vectors import Collection, Hit, Point, VectorStoreLocked
+from lib.index.vectors import KEYWORDS, Collection, Hit, Point, VectorStoreLocked, idf_from
 
 log = logging.getLogger("bookbot")
 
-_KEYWORDS = ("source", "content_hash", "book")  # payload fields the indexer and the searches filter on
 _RRF_K = 2  # Qdrant's own default, which the server's fusion uses too
 # Equal weights tie a dense-only hit and a sparse-only hit at the same rank, and the engine orders ties at
 # random: a hair less weight on the sparse side lets the dense one win every tie, the same way each time.
@@ -90,7 +89,7 @@ class EdgeVectors:
         self._folder.mkdir(parents=True, exist_ok=True)
         self._write_metadata({"dense_size": dense_size})
         self._shard = edge.EdgeShard.create(str(self._folder / "shard"), config)
-        for key in _KEYWORDS:
+        for key in KEYWORDS:
             self._shard.update(edge.UpdateOperation.create_field_index(key, edge.PayloadSchemaType.Keyword))
 
     async def payloads(self) -> dict[str, dict]:
@@ -178,15 +177,9 @@ class EdgeVectors:
             )
             for index in indices
         ]
-        found = {}
-        for index, hits in zip(indices, self._shard.query_batch(edge.QueryBatchRequest(requests))):
-            for hit in hits:  # the best hit scores the term's IDF times its stored weight for it
-                stored = (hit.vector or {}).get(SPARSE)
-                if stored is not None and index in stored.indices:
-                    weight = stored.values[list(stored.indices).index(index)]
-                    if weight > 0:
-                        found[index] = hit.score / weight
-        return found
+        batch = self._shard.query_batch(edge.QueryBatchRequest(requests))
+        found = {index: idf_from(index, best) for index, best in zip(indices, batch)}
+        return {index: idf for index, idf in found.items() if idf is not None}
 
     async def flush(self) -> None:
         if self._shard is not None:

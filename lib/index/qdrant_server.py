@@ -14,9 +14,8 @@ from qdrant_client import AsyncQdrantClient, models
 
 from lib.config import Config
 from lib.index.sparse import DENSE, SPARSE, Sparse
-from lib.index.vectors import Collection, Hit, Point
+from lib.index.vectors import KEYWORDS, Collection, Hit, Point, idf_from
 
-_KEYWORDS = ("source", "content_hash", "book")
 _PAGE = 512
 _HAS_DENSE = models.Filter(must=[models.HasVectorCondition(has_vector=DENSE)])
 _NO_DENSE = models.Filter(must_not=[models.HasVectorCondition(has_vector=DENSE)])
@@ -69,7 +68,7 @@ class QdrantServerVectors:
         )
         with warnings.catch_warnings():  # Qdrant's local mode warns that it has no use for them
             warnings.simplefilter("ignore", UserWarning)
-            for key in _KEYWORDS:
+            for key in KEYWORDS:
                 await self._client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
 
     async def payloads(self) -> dict[str, dict]:
@@ -147,15 +146,9 @@ class QdrantServerVectors:
             )
             for index in indices
         ]
-        found = {}
-        for index, response in zip(indices, await self._client.query_batch_points(self.name, requests=requests)):
-            for point in response.points:  # the best hit scores the term's IDF times its stored weight for it
-                stored = (point.vector or {}).get(SPARSE)
-                if stored is not None and index in stored.indices:
-                    weight = stored.values[stored.indices.index(index)]
-                    if weight > 0:
-                        found[index] = point.score / weight
-        return found
+        responses = await self._client.query_batch_points(self.name, requests=requests)
+        found = {index: idf_from(index, response.points) for index, response in zip(indices, responses)}
+        return {index: idf for index, idf in found.items() if idf is not None}
 
     async def flush(self) -> None:
         """Writes wait for the server (`wait=True`): nothing is left to flush."""

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Protocol, Sequence
 from attrs import field, frozen
 
 from lib.config import Config
-from lib.index.sparse import Sparse
+from lib.index.sparse import SPARSE, Sparse
 
 
 class VectorStoreLocked(Exception):
@@ -115,3 +115,19 @@ def open_vectors(config: Config) -> VectorStore:
     from lib.index.edge import EdgeVectors
 
     return EdgeVectors.open(config.vectors_path / config.qdrant_collection_name, config.qdrant_collection_name)
+
+
+# Payload fields the indexer and the searches filter on: each engine indexes them.
+KEYWORDS = ("source", "content_hash", "book")
+
+
+def idf_from(index: int, best) -> float | None:
+    """A term's IDF, from the best point of a query for that term alone: it scores the IDF times the point's
+    stored weight for the term (each engine's points have `score` and `vector`)."""
+    for point in best:
+        stored = (point.vector or {}).get(SPARSE)
+        if stored is not None and index in stored.indices:
+            weight = stored.values[list(stored.indices).index(index)]
+            if weight > 0:
+                return point.score / weight
+    return None
