@@ -562,7 +562,7 @@ def table(report: dict) -> str:
             f"{ingestion['embed_batch']} ({ingestion['embed_in_flight']} in flight): read+chunk {ingestion['read_seconds']} s, "
             f"index {ingestion['index_seconds']} s = {ingestion['chunks_per_second']} chunks/s; "
             f"peak RSS {ingestion['peak_rss_mb']} MB; unchanged re-run {ingestion['rerun_seconds']} s, "
-            f"peak RSS {ingestion['rerun_peak_rss_mb']} MB (same process; Qdrant's local mode loads the whole collection)"
+            f"peak RSS {ingestion['rerun_peak_rss_mb']} MB (same process)"
         )
     server = report["server"]
     lines.append(f"uvicorn --http {server['http']} --loop {server['loop']}; {server['dimensions']}-dimension embeddings; "

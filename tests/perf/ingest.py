@@ -1,10 +1,10 @@
-"""Ingestion throughput: a generated book into Qdrant's local mode, embedded by the loopback OpenAI.
+"""Ingestion throughput: a generated book into the embedded vector engine, embedded by the loopback OpenAI.
 
     python -m tests.perf.ingest --chunks 5000 --openai-url http://127.0.0.1:PORT/v1
 
 Run in a process of its own so that its peak RSS is the indexer's. It writes
 the book, reads and chunks it (timed apart), indexes it with
-lib.indexer.index_chunks (timed), then indexes the unchanged book again, and
+lib.index.indexer.index_chunks (timed), then indexes the unchanged book again, and
 prints one line of JSON. The embedder's latency is whatever its server was
 told (the benchmark sets 100 ms per request, that is per batch).
 """

@@ -1,13 +1,14 @@
 """python -m tests.perf.loop: does anything block the event loop? /health's latency while 50 queries are in flight.
 
 The service runs as a host runs it (`python router.py`), on the embedded
-defaults that block the most (Qdrant's local mode, SQLite), over a generated
-book big enough for a local search to take a while; 50 clients keep asking
-new questions of a model that takes 200 ms. It prints what it measured.
+defaults (the embedded vector engine, SQLite), over a generated book of 1,500
+chunks; 50 clients keep asking new questions of a model that takes 200 ms.
+It prints what it measured.
 
-Measured here before: a median of about 5 ms; 300 ms with Python's default GIL
-switch interval (5 ms, which router.py shortens), and 4 s with Qdrant's local
-mode on the event loop, as AsyncQdrantClient(path=...) runs it.
+Measured here before the embedded engine replaced Qdrant's local mode: a
+median of about 5 ms; 300 ms with Python's default GIL switch interval (5 ms,
+which router.py shortens), and 4 s with the local mode on the event loop, as
+AsyncQdrantClient(path=...) runs it.
 """
 
 from __future__ import annotations
