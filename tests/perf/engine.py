@@ -4,8 +4,8 @@ For each size it writes a generated book (tests/perf/book.py), indexes it with t
 (sparse first: chunks/s, and this process's peak RSS), gives every chunk an embedding, then starts
 `python router.py` over that DATA_DIR twice (sparse alone; hybrid, with the loopback fake model for the
 question's embedding and an instant answer) and asks questions no one asked before, with the answer cache
-off, a few connections at a time: p50 and p95 of the whole POST /v1/query, the server's CPU per question,
-and its peak RSS. Nothing is asserted: it prints a table and writes engine.json in the artifacts folder.
+off, one at a time (`--connections` for more): p50 and p95 of the whole POST /v1/query, the server's CPU
+per question, and its peak RSS. Nothing is asserted: it prints a table and writes engine.json in the artifacts folder.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def table(results: list[dict]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.engine", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="chunks per book, comma-separated")
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=1, help="questions in flight at once (default 1)")
     parser.add_argument("--seconds", type=float, default=5.0, help="of questions per mode and size")
     args = parser.parse_args(argv)
     results = []
