@@ -663,6 +663,25 @@ class _Reader:
             self.next()
         self.skip_type()
 
+    def specifiers(self) -> list[tuple[str, str]]:
+        """`a, b as c, type d }` after an import's or export's `{`: (name, alias) pairs, read past the `}`."""
+        pairs = []
+        while not self.at("}"):
+            if self.at("type") and self.peek(1).kind == "name" and not self.at("as", 1):
+                self.next()
+            name = self.next()
+            if name.kind == "eof":
+                raise JsSyntaxError(f"{self.file_name} line {name.line}: expected '}}', found the end of the file")
+            alias = name.value
+            if self.at("as"):
+                self.next()
+                alias = self.next().value
+            pairs.append((name.value, alias))
+            if self.at(","):
+                self.next()
+        self.next()
+        return pairs
+
     def import_statement(self, scope: _Scope) -> None:
         start = self.index
         self.next()
@@ -681,18 +700,7 @@ class _Reader:
                 self.expect("as")
                 bindings.append((self.next().value, "*"))
             elif token.value == "{":
-                while not self.at("}"):
-                    if self.at("type"):
-                        self.next()
-                    imported = self.next().value
-                    local = imported
-                    if self.at("as"):
-                        self.next()
-                        local = self.next().value
-                    bindings.append((local, imported))
-                    if self.at(","):
-                        self.next()
-                self.next()
+                bindings.extend((local, imported) for imported, local in self.specifiers())
         self.expect("from")
         specifier = self.next().value
         module = self.local_module(specifier)
@@ -744,17 +752,7 @@ class _Reader:
             return
         if self.at("{"):
             self.next()
-            pairs = []
-            while not self.at("}") and self.peek().kind != "eof":
-                local = self.next().value
-                exported = local
-                if self.at("as"):
-                    self.next()
-                    exported = self.next().value
-                pairs.append((local, exported))
-                if self.at(","):
-                    self.next()
-            self.next()
+            pairs = self.specifiers()
             if self.at("from"):
                 self.next()
                 self.next()

@@ -262,3 +262,17 @@ def test_methods_and_arrow_functions_in_the_config_are_passed_over(tmp_path):
 def test_a_file_that_is_not_javascript_is_a_syntax_error_naming_the_line(tmp_path):
     with pytest.raises(JsSyntaxError, match="line 2: a string is never closed"):
         read(tmp_path, "module.exports = {\n  url: 'https://example.org,\n};\n")
+
+
+@pytest.mark.parametrize("statement", ["import { a, b\n", "import { a as\n", "export { a, b\n"])
+def test_an_import_or_export_list_cut_off_by_the_end_of_the_file_is_a_syntax_error_not_a_hang(tmp_path, statement):
+    with pytest.raises(JsSyntaxError, match="expected '}', found the end of the file"):
+        read(tmp_path, statement)
+
+
+def test_a_name_called_type_is_a_name_in_an_export_list(tmp_path):
+    config = read(
+        tmp_path, "import { kind, type } from './other.js';\nexport default { kind, type };\n",
+        other__js="const type = 'docs';\nexport { type as kind, type };\n",
+    )
+    assert config == {"kind": "docs", "type": "docs"}
