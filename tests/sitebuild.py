@@ -13,8 +13,9 @@ it here and compare the URLs Bookbot's ingester emits against what Docusaurus re
   a half-filled cache.
 - Node and npm are required: without them this raises SiteBuildError rather than skipping.
 - `read_manifest()` turns a build folder into {URL path: canonical link, element ids, headings}.
-- `built()` gives a config's build made once per process (in a temporary folder removed at exit), for
-  the tests of several modules that check against the same build.
+- `built()` gives a config's build for the tests of several modules that check against the same build:
+  from a cache beside node_modules (`<cache>/builds/<config>-<hash of the site's files>/`), built with
+  the real `docusaurus build` the first time, and again whenever a file of the site changes.
 
 Run `python -m tests.sitebuild OUT_DIR` to build every config into OUT_DIR/<name>/ and write
 OUT_DIR/site-manifest-<name>.json beside each, with the time each step took.
@@ -22,7 +23,6 @@ OUT_DIR/site-manifest-<name>.json beside each, with the time each step took.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
@@ -134,24 +134,53 @@ _BUILT: dict[str, Path] = {}
 
 
 def built(name: str) -> Path:
-    """The build of the config named `name` (a key of CONFIGS), made at most once per process.
+    """The build of the config named `name` (a key of CONFIGS), from the builds cache.
 
-    The first call builds every config of TESTED not built yet, at the same time: a build keeps about one
+    The first call of a process reads or builds every config of TESTED not built yet, at the same time: a build keeps about one
     core busy, and the tests wait on it with the other idle.
     """
     if name not in _BUILT:
         wanted = [name] + [other for other in TESTED if other != name and other not in _BUILT]
         node_modules()  # once, before the builds share it
         with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-            for other, folder in zip(wanted, pool.map(_build_in_scratch, wanted)):
+            for other, folder in zip(wanted, pool.map(_cached_build, wanted)):
                 _BUILT[other] = folder
     return _BUILT[name]
 
 
-def _build_in_scratch(name: str) -> Path:
-    scratch = Path(tempfile.mkdtemp(prefix=f"bookbot-built-{name}-"))
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    return build(CONFIGS[name], scratch / "build")
+def _cached_build(name: str) -> Path:
+    """The build of config `name` from the builds cache, keyed by every file of the site; built when missing.
+
+    Like node_modules, the build is made in a staging folder and renamed into place: a killed build leaves
+    nothing that looks finished. A changed fixture, config or package-lock.json is a new key, so a new build.
+    """
+    target = cache_root() / "builds" / f"{name}-{site_hash()}"
+    if (target / "index.html").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(target.parent)
+    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=target.parent))
+    try:
+        build(CONFIGS[name], staging / "build")
+        try:
+            (staging / "build").rename(target)
+        except OSError:
+            if not (target / "index.html").is_file():  # else another process finished the same build first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def site_hash(site: Path = FIXTURE_SITE) -> str:
+    """The sha256 of every file of the site that a build reads (names and contents), node_modules and builds left out."""
+    digest = hashlib.sha256()
+    for path in sorted(site.rglob("*")):
+        relative = path.relative_to(site)
+        if relative.parts[0] in _NOT_COPIED or not path.is_file():
+            continue
+        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def read_manifest(build_dir: Path, base_url: str = BASE_URL) -> dict[str, Any]:

@@ -30,7 +30,7 @@ _HTML_CLASS = re.compile(r'<html[^>]*\bclass="([^"]*)"')
 
 @pytest.fixture(scope="session")
 def builds():
-    """name -> (manifest, build folder), each config built at most once per session."""
+    """name -> (manifest, build folder), each config read at most once per session (built once per machine)."""
     read: dict = {}
 
     def get(name: str):
