@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Sequence
@@ -120,36 +121,40 @@ def selection_messages(question: str, selection: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-async def complete(clients, messages: list[dict], *, max_tokens: int | None = None) -> Generated:
-    """One chat completion within OPENAI_TIMEOUT in all, retries included; any failure becomes ModelUnavailable.
-
-    No call is made once the day's token budget is spent, or while the model's breaker is open.
-    """
-    model = clients.config.openai_generation_model
-    guard = clients.guards
-    if guard.budget.exhausted:
+@contextlib.contextmanager
+def _model_call(clients, failed: str):
+    """Around a call of the model: none once the day's token budget is spent or while its breaker is open; the
+    breaker counts the call; any failure (logged as `failed`) becomes ModelUnavailable."""
+    if clients.guards.budget.exhausted:
         raise ModelUnavailable(_BUDGET_SPENT)
     try:
-        with guard.openai.call(counts=_is_outage):
-            async with asyncio.timeout(clients.config.openai_timeout):
-                # The SDK's call and its retries, but not its request and response models: building them
-                # cost more CPU than the rest of a miss's model call.
-                body = {"model": model, "messages": messages, "max_tokens": max_tokens or clients.config.openai_max_tokens, "temperature": 0.1}
-                response = (await clients.openai.post("/chat/completions", body=body, cast_to=httpx2.Response)).json()
-            text = response["choices"][0]["message"]["content"] or ""
-            usage = response.get("usage") or {}
-            generated = Generated(
-                text=text.strip(),
-                model=response.get("model") or model,
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-            )
+        with clients.guards.openai.call(counts=_is_outage):
+            yield
     except CircuitOpen as error:
         raise ModelUnavailable(str(error)) from None
     except _FAILURES as error:
-        log.warning("language model failed: %s", _describe(error))
+        log.warning("%s: %s", failed, _describe(error))
         raise ModelUnavailable(_describe(error)) from None
-    guard.budget.spend(generated.prompt_tokens + generated.completion_tokens)
+
+
+async def complete(clients, messages: list[dict], *, max_tokens: int | None = None) -> Generated:
+    """One chat completion within OPENAI_TIMEOUT in all, retries included; any failure becomes ModelUnavailable."""
+    model = clients.config.openai_generation_model
+    with _model_call(clients, "language model failed"):
+        async with asyncio.timeout(clients.config.openai_timeout):
+            # The SDK's call and its retries, but not its request and response models: building them
+            # cost more CPU than the rest of a miss's model call.
+            body = {"model": model, "messages": messages, "max_tokens": max_tokens or clients.config.openai_max_tokens, "temperature": 0.1}
+            response = (await clients.openai.post("/chat/completions", body=body, cast_to=httpx2.Response)).json()
+        text = response["choices"][0]["message"]["content"] or ""
+        usage = response.get("usage") or {}
+        generated = Generated(
+            text=text.strip(),
+            model=response.get("model") or model,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+    clients.guards.budget.spend(generated.prompt_tokens + generated.completion_tokens)
     clients.metrics.tokens(model, generated.prompt_tokens, generated.completion_tokens)
     if not generated.text:
         raise ModelUnavailable("the model returned an empty answer")
@@ -202,14 +207,11 @@ class Completion:
             yield whole.text
             return
         config = self._clients.config
-        guard = self._clients.guards
-        if guard.budget.exhausted:
-            raise ModelUnavailable(_BUDGET_SPENT)
         # OPENAI_TIMEOUT bounds the whole answer, not each wait: a server that drips words can't hold a stream open.
         deadline = asyncio.get_running_loop().time() + config.openai_timeout
         streamed = 0
         try:
-            with guard.openai.call(counts=_is_outage):
+            with _model_call(self._clients, "language model failed while streaming"):
                 async with asyncio.timeout_at(deadline):
                     stream = await self._clients.openai.chat.completions.create(
                         model=config.openai_generation_model,
@@ -235,18 +237,13 @@ class Completion:
                         if piece:
                             streamed += len(piece)
                             yield piece
-        except CircuitOpen as error:
-            raise ModelUnavailable(str(error)) from None
-        except _FAILURES as error:
-            log.warning("language model failed while streaming: %s", _describe(error))
-            raise ModelUnavailable(_describe(error)) from None
         finally:
             if self.prompt_tokens or self.completion_tokens:
-                guard.budget.spend(self.prompt_tokens + self.completion_tokens)
+                self._clients.guards.budget.spend(self.prompt_tokens + self.completion_tokens)
                 self._clients.metrics.tokens(config.openai_generation_model, self.prompt_tokens, self.completion_tokens)
             elif streamed:  # the metrics count only what the server reported
                 prompt = sum(len(str(message.get("content", ""))) for message in self._messages)
-                guard.budget.spend(_estimate_tokens(prompt) + _estimate_tokens(streamed))
+                self._clients.guards.budget.spend(_estimate_tokens(prompt) + _estimate_tokens(streamed))
 
 
 class CitationFilter:
