@@ -11,6 +11,7 @@ from lib.answer import retrieval
 from lib.breaker import OPEN
 from lib.clients import Clients
 from lib.hosts.messages import Incoming, Reply
+from lib.index.vectors import is_empty
 
 CHECK_TIMEOUT_SECONDS = 2.0
 HEALTHY, UNHEALTHY, DISABLED, STARTING = "healthy", "unhealthy", "disabled", "starting"
@@ -64,7 +65,7 @@ async def _openai(clients):
 
 
 def _collection_problem(collection: retrieval.Collection | None, clients) -> str | None:
-    if collection is None or collection.points == 0:
+    if is_empty(collection):
         return f"collection {clients.config.qdrant_collection_name} is empty: index the book with python -m lib.ingest"
     return retrieval.dense_mismatch(collection, clients.config)
 
@@ -77,7 +78,7 @@ async def _report(clients) -> Reply:
         _timed(_openai(clients), "the OpenAI API"),
     )
     # Until the book's chunks are in, the service is getting ready rather than unwell.
-    starting = indexing is not None and indexing.phase in _GETTING_READY and (collection is None or not collection.points)
+    starting = indexing is not None and indexing.phase in _GETTING_READY and is_empty(collection)
     errors = {
         name: error
         for name, error in (("database", db_error), ("vector_db", vec_error), ("openai_api", ai_error))

@@ -47,6 +47,7 @@ from lib.clients import Clients, open_clients
 from lib.config import REPO_ROOT, Config, ConfigError
 from lib.errors import ApiError, Unavailable
 from lib.index.indexer import chunks_of, fill_embeddings, index_chunks, load_pages
+from lib.index.vectors import is_empty
 
 DEPTH = 10  # how far down the ranking the ranking figures look
 RANKS = (1, 5, 10)
@@ -468,7 +469,7 @@ async def evaluate(
     config = clients.config
     top_k = top_k or config.top_k
     collection = await retrieval.describe_collection(clients)
-    if collection is None or collection.points == 0:
+    if is_empty(collection):
         raise Unavailable(
             f"collection {config.qdrant_collection_name} is empty; index the book with python -m lib.ingest, "
             "or evaluate a temporary index of it with --fresh-index"

@@ -14,6 +14,7 @@ from attrs import frozen
 
 from lib.answer import extractive, followup, generation, refusal, retrieval
 from lib.errors import Unavailable
+from lib.index.vectors import is_empty
 
 SNIPPET_CHARACTERS = 240
 REFUSAL = "refusal"  # the mode of every refusal: answerable is false exactly when the mode is this
@@ -134,7 +135,7 @@ async def prepare(
             return Plan(answer=await asyncio.to_thread(fallback), mode="extractive", passages=cited)
         messages = generation.selection_messages(query, selected_text)
         return Plan(messages=messages, mode="selected_text", passages=cited, fallback=fallback)
-    if collection is None or collection.points == 0:
+    if is_empty(collection):
         raise Unavailable(f"the book is not indexed yet (collection {config.qdrant_collection_name} is empty)", retry_after=30)
     mismatch = retrieval.dense_mismatch(collection, config)
     if mismatch:

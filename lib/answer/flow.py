@@ -20,6 +20,7 @@ from lib.answer import compose, generation, retrieval
 from lib.caches import AnswerKey, digest, normalise
 from lib.errors import ApiError, Unavailable
 from lib.ids import new_id
+from lib.index.vectors import is_empty
 from lib.storage.records import AnswerRecord
 
 
@@ -191,7 +192,7 @@ def _key(clients, question: Question, collection: retrieval.Collection | None) -
     if question.history:
         return None
     config = clients.config
-    if not question.selected_text and (collection is None or collection.points == 0):
+    if not question.selected_text and is_empty(collection):
         return None  # compose.prepare says why it can't answer
     return AnswerKey(
         scope=question.key_id if config.api_keys else None,

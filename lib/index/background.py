@@ -19,6 +19,7 @@ from lib import monitoring
 from lib.index.embedding import EmbeddingFailed
 from lib.index.indexer import CollectionMismatch, fill_embeddings, index_sources
 from lib.index.migration import migrate_local_mode
+from lib.index.vectors import is_empty
 
 log = logging.getLogger("bookbot")
 
@@ -62,7 +63,7 @@ async def keep_indexed(clients, *, retry_first: float = RETRY_FIRST) -> None:
 def _own_book(clients, collection) -> bool:
     """Whether the collection is empty or holds BOOK_DIR (as opposed to a book indexed by hand)."""
     book = str(clients.config.book_dir.resolve())
-    return collection is None or not collection.points or collection.metadata.get("sources") == [book]
+    return is_empty(collection) or collection.metadata.get("sources") == [book]
 
 
 async def _index_book(clients, recreate: bool = False) -> bool:

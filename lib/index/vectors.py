@@ -35,6 +35,11 @@ class Collection:
     metadata: Mapping[str, Any] = field(factory=dict)
 
 
+def is_empty(collection: Collection | None) -> bool:
+    """No collection yet, or one with no chunk in it: nothing to search."""
+    return collection is None or not collection.points
+
+
 @frozen
 class Point:
     id: str
