@@ -46,7 +46,7 @@ from lib.caches import normalise
 from lib.clients import Clients, open_clients
 from lib.config import REPO_ROOT, Config, ConfigError
 from lib.errors import ApiError, Unavailable
-from lib.index.indexer import chunks_of, fill_embeddings, index_chunks, load_pages
+from lib.index.indexer import fill_embeddings, index_sources
 from lib.index.vectors import is_empty
 
 DEPTH = 10  # how far down the ranking the ranking figures look
@@ -541,15 +541,12 @@ async def fresh_index(config: Config, sources: Sequence[str], *, chunk_size: int
         )
         clients = await open_clients(config, background=False)
         try:
-            pages, failed = await asyncio.to_thread(load_pages, sources, config, say)
-            if failed:
-                say(f"{len(failed)} pages failed to load and are left out")
-            summary = await index_chunks(
-                chunks_of(pages, config), vectors=clients.vectors, embedder=clients.embedder, config=config, sources=list(sources)
-            )
+            summary = await index_sources(sources, vectors=clients.vectors, embedder=clients.embedder, config=config, report=say)
+            if summary.skipped:
+                say(f"{len(summary.skipped)} pages failed to load and are left out")
             if clients.embedder is not None:
                 summary.embedded = await fill_embeddings(clients.vectors, clients.embedder)
-            say(f"indexed {summary.added} chunks of {len(pages)} pages at CHUNK_SIZE {chunk_size}")
+            say(f"indexed {summary.added} chunks of {summary.files - len(summary.skipped)} pages at CHUNK_SIZE {chunk_size}")
             yield clients
         finally:
             await clients.aclose()
