@@ -103,16 +103,6 @@ class _TreeBuilder(HTMLParser):
         self._current.children.append(data)
 
 
-def parse_html(text: str, url: str) -> Page:
-    """The Page of one site page at `url`; raises PageError when it has no article to read."""
-    page, _ = read_html(text, url)
-    if isinstance(page, Skipped):
-        raise PageError(url, f"is a {page.kind}, not a page of the book")
-    if isinstance(page, PageError):
-        raise page
-    return page
-
-
 def read_html(text: str, url: str) -> tuple[Page | PageError | Skipped, list[str]]:
     """(the Page, why there is none, or what kind of non-book page it is; every link of the page as an
     absolute URL without fragment)."""

@@ -2,11 +2,21 @@ from pathlib import Path
 
 import pytest
 
-from lib.book.html_page import parse_html, read_html
+from lib.book.html_page import Skipped, read_html
 from lib.book.pages import Page, PageError, Section
 
 SITE = Path(__file__).resolve().parents[2] / "fixtures" / "site"
 URL = "https://book.example/docs/basics/first-steps"
+
+
+def parse_html(text: str, url: str) -> Page:
+    """The Page read_html finds at `url`; raises PageError when there is none."""
+    page, _ = read_html(text, url)
+    if isinstance(page, Skipped):
+        raise PageError(url, f"is a {page.kind}, not a page of the book")
+    if isinstance(page, PageError):
+        raise page
+    return page
 
 
 def test_reads_the_article_of_a_docusaurus_page_into_sections_with_its_anchors():
