@@ -34,7 +34,7 @@ from lib.errors import Unavailable, UpstreamTimeout
 from lib.index import sparse
 from lib.index.embedding import EmbeddingFailed
 from lib.index.sparse import DENSE, SPARSE
-from lib.index.vectors import Collection, Hit
+from lib.index.vectors import Collection, Hit, indexed_text
 
 log = logging.getLogger("bookbot")
 
@@ -230,14 +230,14 @@ async def search(
             question_idf(clients, collection, question),
         )
         # the engine's score is a cosine, as the collection is set up
-        return [_passage(hit, lexical(terms, _indexed_text(hit.payload), idf), hit.score) for hit in hits]
+        return [_passage(hit, lexical(terms, indexed_text(hit.payload), idf), hit.score) for hit in hits]
     if not sparse_query.indices:
         return []
     hits, idf = await asyncio.gather(
         _vectors(clients, lambda: clients.vectors.search(limit=top_k, sparse=sparse_query, book=book)),
         question_idf(clients, collection, question),
     )
-    return [_passage(hit, lexical(terms, _indexed_text(hit.payload), idf)) for hit in hits]
+    return [_passage(hit, lexical(terms, indexed_text(hit.payload), idf)) for hit in hits]
 
 
 async def _hybrid(
@@ -263,7 +263,7 @@ async def _hybrid(
     )
     terms = sparse.terms(question)
     scores = cosines(vector, [hit.dense for hit in hits])
-    return [_passage(hit, lexical(terms, _indexed_text(hit.payload), idf), cosine) for hit, cosine in zip(hits, scores)]
+    return [_passage(hit, lexical(terms, indexed_text(hit.payload), idf), cosine) for hit, cosine in zip(hits, scores)]
 
 
 async def nearest_cosines(clients, vector: Sequence[float], limit: int) -> list[float]:
@@ -293,7 +293,3 @@ async def _idf(clients, collection: Collection, terms: list[str]) -> dict[str, f
     unseen = sparse.bm25_idf(0, collection.points)
     return {term: found.get(sparse.term_index(term), unseen) for term in wanted}
 
-
-def _indexed_text(payload) -> str:
-    """The words a passage was indexed under: its page title, heading path and text."""
-    return " ".join([payload.get("title", ""), *payload.get("headings", []), payload.get("text", "")])

@@ -29,13 +29,13 @@ from typing import Callable, Iterable, Sequence
 from attrs import define, field, frozen
 
 from lib.book.books import read_source
-from lib.book.chunking import Chunk, chunk_page, embed_text
+from lib.book.chunking import Chunk, chunk_page
 from lib.book.pages import PageError
 from lib.book.site import Overrides
 from lib.config import Config
 from lib.index import sparse
 from lib.index.embedding import Embedder, EmbeddingFailed
-from lib.index.vectors import Collection, Point, VectorStore
+from lib.index.vectors import Collection, Point, VectorStore, indexed_text
 
 log = logging.getLogger("bookbot")
 
@@ -235,7 +235,7 @@ async def fill_embeddings(
 
 
 async def _embedded(embedder: Embedder, batch: list[tuple[str, dict]]) -> dict[str, Sequence[float]]:
-    texts = [embed_text(payload.get("title", ""), payload.get("headings", []), payload.get("text", "")) for _, payload in batch]
+    texts = [indexed_text(payload) for _, payload in batch]
     vectors = await embedder.embed(texts)
     return {point_id: vector for (point_id, _), vector in zip(batch, vectors)}
 

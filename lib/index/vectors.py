@@ -14,6 +14,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from attrs import field, frozen
 
+from lib.book.chunking import embed_text
 from lib.config import Config
 from lib.index.sparse import SPARSE, Sparse
 
@@ -33,6 +34,11 @@ class Collection:
     index_version: str | None
     dense_points: int = 0  # the points that have their embedding yet
     metadata: Mapping[str, Any] = field(factory=dict)
+
+
+def indexed_text(payload: Mapping[str, Any]) -> str:
+    """What a point was indexed and embedded under, rebuilt from its payload (lib.book.chunking.embed_text)."""
+    return embed_text(payload.get("title", ""), payload.get("headings", []), payload.get("text", ""))
 
 
 def is_empty(collection: Collection | None) -> bool:

@@ -11,6 +11,7 @@ import pytest
 
 from lib.answer import retrieval
 from lib.index import sparse
+from lib.index.vectors import indexed_text
 from tests.parts import local_mode, pool
 
 CASES = Path(__file__).parents[2] / "eval" / "cases.jsonl"
@@ -81,7 +82,7 @@ async def test_sparse_scores_weigh_question_terms_by_the_collections_idf(sparse_
         collection = await retrieval.describe_collection(clients)
         found = await retrieval.search(clients, question, 5, collection)
         points = await clients.vectors.payloads()
-    texts = {point_id: retrieval._indexed_text(payload) for point_id, payload in points.items()}
+    texts = {point_id: indexed_text(payload) for point_id, payload in points.items()}
     frequencies = Counter(term for text in texts.values() for term in set(sparse.terms(text)))
     idf = {term: sparse.bm25_idf(frequencies[term], len(points)) for term in sparse.terms(question)}
     assert idf["knead"] == idf["dough"] == max(idf.values())  # terms the book never uses weigh most
