@@ -24,14 +24,16 @@ log = logging.getLogger("bookbot")
 RETRIEVAL_SLOTS = 64
 _FIRST_GUESS = 0.05  # seconds a retrieval holds its slot, before any was measured
 _SMOOTHING = 0.1  # weight of the latest hold time in the running estimate
+_LEAST_WAIT = 0.1  # seconds a caller admitted with patience 0 may still take to get a slot that was free
 
 
 class Gate:
     """At most `slots` holders at once; a newcomer queues when its expected wait is at most `patience` seconds.
 
     The expected wait is the queue ahead of it, times how long a holder keeps its slot (a running
-    average), over the number of slots. A queued caller that still has no slot after three times the
-    patience (the estimate was wrong) is turned away then.
+    average), over the number of slots. A queued caller that still has no slot once it has waited the
+    patience (the estimate was wrong: the load grew, or the event loop lags) is turned away then: its
+    reader has waited as long as they were promised, and a client's own timeout is not far off.
     """
 
     def __init__(self, slots: int, patience: float, *, first_guess: float = _FIRST_GUESS):
@@ -55,7 +57,7 @@ class Gate:
             self._turn_away(wait)
         self._waiting += 1
         try:
-            await asyncio.wait_for(self._slots.acquire(), max(3 * self._patience, 1.0))
+            await asyncio.wait_for(self._slots.acquire(), max(self._patience, _LEAST_WAIT))
         except TimeoutError:
             self._turn_away(self.expected_wait())
         finally:

@@ -38,7 +38,7 @@ async def test_queues_a_burst_many_times_its_slots_when_the_wait_is_short():
 
 
 async def test_turns_away_at_once_with_the_wait_it_would_have_had():
-    gate = Gate(slots=1, patience=0.5, first_guess=2.0)  # a holder keeps its slot about 2 s
+    gate = Gate(slots=1, patience=1.0, first_guess=4.0)  # a holder keeps its slot about 4 s
     release = asyncio.Event()
 
     async def slow():
@@ -51,10 +51,30 @@ async def test_turns_away_at_once_with_the_wait_it_would_have_had():
     with pytest.raises(Unavailable) as caught:
         async with gate.held():
             pass
-    assert time.monotonic() - asked < 1.0  # at once: a queued caller gives up only after 1.5 s
-    assert caught.value.STATUS == 503 and caught.value.headers["Retry-After"] == "2"
+    assert time.monotonic() - asked < 0.5  # at once: a queued caller would give up only after its 1 s
+    assert caught.value.STATUS == 503 and caught.value.headers["Retry-After"] == "4"
     assert "busy" in caught.value.message and gate.turned_away == 1
     release.set()
     await holder
     async with gate.held():  # the slot is free again
         pass
+
+
+async def test_a_queued_caller_still_without_a_slot_after_its_patience_is_turned_away_then():
+    gate = Gate(slots=1, patience=0.2, first_guess=0.01)  # the estimate says a slot frees at once; none does
+    release = asyncio.Event()
+
+    async def stuck():
+        async with gate.held():
+            await release.wait()
+
+    holder = asyncio.create_task(stuck())
+    await asyncio.sleep(0.01)
+    asked = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        async with gate.held():
+            pass
+    assert time.monotonic() - asked >= 0.2  # it was queued, not turned away at once
+    assert caught.value.STATUS == 503 and gate.turned_away == 1
+    release.set()
+    await holder
