@@ -16,6 +16,7 @@ from lib.book import links
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOCAL_MODEL = "all-MiniLM-L6-v2"  # EMBEDDINGS=local: the model lib/index/minilm.py runs, by the name collections record
 
 
 class ConfigError(Exception):
@@ -262,7 +263,7 @@ class Config:
     @property
     def embedding_model(self) -> str | None:
         """The name the collection records for its embeddings."""
-        return {"openai": self.openai_embedding_model, "local": "all-MiniLM-L6-v2"}.get(self.embedding_source)
+        return {"openai": self.openai_embedding_model, "local": LOCAL_MODEL}.get(self.embedding_source)
 
     @property
     def prices(self) -> dict[str, pricing.Price]:

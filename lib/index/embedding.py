@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 import httpx2
 import openai
 
-from lib.config import Config
+from lib.config import LOCAL_MODEL, Config
 
 log = logging.getLogger("bookbot")
 
@@ -81,7 +81,7 @@ class LocalEmbedder:
     """all-MiniLM-L6-v2 in a worker thread (numpy lets go of the GIL while it multiplies), loaded on first use."""
 
     remote = False
-    model = "all-MiniLM-L6-v2"
+    model = LOCAL_MODEL
 
     def __init__(self, folder: Path | None = None):
         from lib.index import minilm
