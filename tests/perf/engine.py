@@ -5,7 +5,7 @@ For each size it writes a generated book (tests/perf/book.py), indexes it with t
 `python router.py` over that DATA_DIR twice (sparse alone; hybrid, with the loopback fake model for the
 question's embedding and an instant answer) and asks questions no one asked before, with the answer cache
 off, one at a time (`--connections` for more): p50 and p95 of the whole POST /v1/query, the server's CPU
-per question, and its peak RSS. Nothing is asserted: it prints a table and writes engine.json in the artifacts folder.
+per question, and its peak RSS. Nothing is asserted: it prints a table and writes perf/engine.json in the artifacts folder.
 """
 
 from __future__ import annotations
@@ -135,8 +135,9 @@ def main(argv=None) -> None:
             results.append(measure(size, Path(root), model, args.connections, args.seconds))
     text = table(results)
     print(text)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "engine.json").write_text(json.dumps({"results": results, "table": text}, indent=2))
+    folder = ARTIFACTS / "perf"  # beside the benchmark's own
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "engine.json").write_text(json.dumps({"results": results, "table": text}, indent=2))
 
 
 if __name__ == "__main__":
