@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable, Sequence, TextIO
+from typing import Any, Awaitable, Callable, Iterable, Iterator, Sequence, TextIO
 
 import attrs
 from attrs import frozen
@@ -64,8 +64,19 @@ SUITE = (
 TUNED_ON = "docs"
 
 
-class CaseError(Exception):
+class CaseError(ValueError):
     """Raised when a line of a cases file is not a case; the message names the line."""
+
+
+def json_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each line of a JSON Lines file that is not blank; CaseError for one that is not JSON."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            yield number, json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CaseError(f"line {number}: not JSON ({error.msg})") from None
 
 
 def normalise_url(url: str) -> str:
@@ -143,15 +154,7 @@ def parse_case(data: object, line: int = 0) -> Case:
 
 def read_cases(lines: Iterable[str]) -> list[Case]:
     """Every case of a file, follow-ups included (`evaluate` leaves them out)."""
-    cases = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise CaseError(f"line {number}: not JSON ({error.msg})") from None
-        cases.append(parse_case(data, number))
+    cases = [parse_case(data, number) for number, data in json_lines(lines)]
     if not cases:
         raise CaseError("no cases")
     return cases

@@ -26,7 +26,7 @@ from attrs import frozen
 from lib.answer import compose, retrieval
 from lib.config import REPO_ROOT, Config, ConfigError
 from lib.errors import ApiError
-from lib.evaluate import fresh_index
+from lib.evaluate import CaseError, fresh_index, json_lines
 
 HELD_OUT = REPO_ROOT / "tests" / "books"
 _MARKUP = re.compile(r"[`*_]+")
@@ -62,14 +62,11 @@ def comparable(text: str) -> str:
 
 def read_cases(lines: Sequence[str]) -> list[Case]:
     cases = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        data = json.loads(line)
-        phrases = data.get("must_contain")
-        if not isinstance(data.get("book"), str) or not isinstance(data.get("query"), str) or not phrases:
-            raise ValueError(f"line {number}: a case needs book, query and a list must_contain")
-        cases.append(Case(data["book"], data["query"], tuple(phrases)))
+    for number, data in json_lines(lines):
+        named = isinstance(data, dict) and isinstance(data.get("book"), str) and isinstance(data.get("query"), str)
+        if not named or not isinstance(data.get("must_contain"), list) or not data["must_contain"]:
+            raise CaseError(f"line {number}: a case needs book, query and a list must_contain")
+        cases.append(Case(data["book"], data["query"], tuple(data["must_contain"])))
     return cases
 
 

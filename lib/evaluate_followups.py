@@ -25,7 +25,7 @@ from attrs import frozen
 from lib.answer import compose, retrieval
 from lib.config import Config, ConfigError
 from lib.errors import ApiError
-from lib.evaluate import fresh_index, normalise_url, section_urls
+from lib.evaluate import CaseError, fresh_index, json_lines, normalise_url, section_urls
 
 TYPES = ("needs_history", "new_topic", "off_topic")
 
@@ -67,14 +67,11 @@ class Outcome:
 
 def read_cases(lines: Sequence[str]) -> list[Case]:
     cases = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        data = json.loads(line)
-        if data.get("kind") != "followup":
+    for number, data in json_lines(lines):
+        if not isinstance(data, dict) or data.get("kind") != "followup":
             continue
         if data.get("followup") not in TYPES or not isinstance(data.get("history"), list):
-            raise ValueError(f"line {number}: a follow-up needs history and a followup type of {', '.join(TYPES)}")
+            raise CaseError(f"line {number}: a follow-up needs history and a followup type of {', '.join(TYPES)}")
         history = tuple(Turn(turn["role"], turn["content"]) for turn in data["history"])
         cases.append(Case(data["query"], history, data["followup"], data.get("source"), data.get("heading")))
     return cases
