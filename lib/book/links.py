@@ -47,20 +47,22 @@ def site_url(value: str) -> str:
 
 def base_url(value: str) -> str:
     """A `baseUrl` with one leading and one trailing slash, as Docusaurus normalises it: `base` -> `/base/`."""
-    value = value.strip()
-    if any(char in value for char in "?#\\") or "://" in value:
-        raise ValueError(f"must be a path such as /docs-site/, got {value!r}")
-    inner = value.strip("/")
+    inner = _path_inside(value, "/docs-site/")
     return f"/{inner}/" if inner else "/"
 
 
 def route_base_path(value: str) -> str:
     """A `routeBasePath` with a leading slash and none at the end: `docs` -> `/docs`, `` -> `/`."""
+    inner = _path_inside(value, "/docs")
+    return f"/{inner}" if inner else "/"
+
+
+def _path_inside(value: str, example: str) -> str:
+    """A URL path without its outer slashes; ValueError for a URL, a query, a fragment or a backslash."""
     value = value.strip()
     if any(char in value for char in "?#\\") or "://" in value:
-        raise ValueError(f"must be a path such as /docs, got {value!r}")
-    inner = value.strip("/")
-    return f"/{inner}" if inner else "/"
+        raise ValueError(f"must be a path such as {example}, got {value!r}")
+    return value.strip("/")
 
 
 def trailing_slash(value: str) -> str:
