@@ -225,7 +225,8 @@ def _wait_for_idle(pid: int, most: float, sample: float = 0.5) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def _reset_peak_rss(pid: int) -> bool:
+def _reset_peak_rss(pid: int | str = "self") -> bool:
+    """Start a new peak (VmHWM) from the process's resident memory now; False where the kernel won't."""
     try:
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         return True
@@ -233,7 +234,8 @@ def _reset_peak_rss(pid: int) -> bool:
         return False
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM) since it started or was last reset; this one's by default."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)

@@ -54,7 +54,7 @@ async def _index(config: Config, book: Path, dimensions: int = DIMENSIONS) -> di
     return {
         "chunks": summary.added, "read_seconds": round(read, 2),
         "sparse_seconds": round(sparse_seconds, 2), "sparse_chunks_per_second": round(summary.added / sparse_seconds),
-        "embed_seconds": round(dense_seconds, 2), "peak_rss_mb": _own_peak_rss_mb(),
+        "embed_seconds": round(dense_seconds, 2), "peak_rss_mb": _peak_rss_mb(),
     }
 
 
@@ -71,13 +71,6 @@ class _Embedder:
 
     async def close(self):
         pass
-
-
-def _own_peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def _query(service: Service, connections: int, seconds: float) -> dict:

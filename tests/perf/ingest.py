@@ -25,6 +25,7 @@ from lib.config import Config
 from lib.index import indexer
 from lib.index.embedding import open_embedder
 from lib.index.vectors import open_vectors
+from tests.perf.bench import _peak_rss_mb, _reset_peak_rss
 from tests.perf.book import write_book
 
 
@@ -41,15 +42,6 @@ async def _index(chunks, config: Config, book: Path) -> indexer.Summary:
         await client.close()
 
 
-def _peak_rss_mb(reset: bool = False) -> float:
-    """This process's peak resident memory so far (VmHWM); `reset` starts a new peak from here."""
-    status = Path("/proc/self/status").read_text()
-    peak = round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
-    if reset:
-        Path("/proc/self/clear_refs").write_text("5")
-    return peak
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.ingest")
     parser.add_argument("--chunks", type=int, default=5000)
@@ -64,7 +56,8 @@ def main(argv=None) -> None:
         chunks = indexer.chunks_of(pages, config)
         read = time.perf_counter() - started
         first = asyncio.run(_index(chunks, config, book))
-        first_peak = _peak_rss_mb(reset=True)  # the re-run's peak apart: it opens the local Qdrant again
+        first_peak = _peak_rss_mb()
+        _reset_peak_rss()  # the re-run's peak apart: it opens the collection again
         again = asyncio.run(_index(chunks, config, book))
         assert first.added == len(chunks) and again.unchanged == len(chunks), (first, again)
         print(json.dumps({

@@ -34,6 +34,7 @@ from lib.clients import open_clients
 from lib.config import REPO_ROOT, Config
 from lib.index import indexer
 from lib.index.vectors import open_vectors
+from tests.perf.bench import _peak_rss_mb, _reset_peak_rss
 from tests.perf.book import QUESTION, write_book
 
 QUESTIONS = (
@@ -50,15 +51,6 @@ QUESTIONS = (
 
 class _Enough(Exception):
     """Stops the backfill once it has embedded what the benchmark asked for."""
-
-
-def _peak_rss_mb(reset: bool = False) -> float:
-    """This process's peak resident memory so far (VmHWM); `reset` starts a new peak from here."""
-    status = Path("/proc/self/status").read_text()
-    peak = round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
-    if reset:
-        Path("/proc/self/clear_refs").write_text("5")
-    return peak
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -78,7 +70,8 @@ async def _measure(book: Path, data: Path, backfill: int, started: float) -> dic
     summary = await indexer.index_chunks(chunks, vectors=vectors, embedder=model, config=config, sources=[str(book)])
     await vectors.close()
     searchable = time.perf_counter() - started
-    index_peak = _peak_rss_mb(reset=True)
+    index_peak = _peak_rss_mb()
+    _reset_peak_rss()
 
     # The first answer, as the service makes it while the embeddings are still to come: sparse search.
     clients = await open_clients(config, background=False)
