@@ -296,6 +296,16 @@ class Protocol(H11Protocol):
             (b"x-request-id", request_id.encode()),
             *refusal.headers,
         ]
+        # Logged before the client hears: whoever reads the log after the answer finds its line.
+        logs.access(
+            {
+                "request_id": request_id,
+                "method": request.method.decode("ascii", "replace")[:20] if request is not None else None,
+                "route": request.target.decode("ascii", "replace")[:200] if request is not None else None,
+                "status": refusal.status,
+                "refused_by": "http",
+            }
+        )
         head = b"HTTP/1.1 %d %s\r\n" % (refusal.status, STATUS_PHRASES[refusal.status])
         head += b"".join(name + b": " + value + b"\r\n" for name, value in fields) + b"\r\n"
         self.transport.write(head + (b"" if request is not None and request.method == b"HEAD" else body))
@@ -307,15 +317,6 @@ class Protocol(H11Protocol):
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
-        logs.access(
-            {
-                "request_id": request_id,
-                "method": request.method.decode("ascii", "replace")[:20] if request is not None else None,
-                "route": request.target.decode("ascii", "replace")[:200] if request is not None else None,
-                "status": refusal.status,
-                "refused_by": "http",
-            }
-        )
 
     def _disconnect_app(self) -> None:
         """The app's request, if one runs, sees its client gone (and anything it sends is dropped)."""
