@@ -43,7 +43,7 @@ def event(method: str, path: str, body: dict | None = None, *, headers=None, enc
 @pytest.fixture
 def lambda_handler(config_for, sparse_index):
     config = config_for(sparse_index)
-    return aws_lambda.adapt(router.ROUTES, Pool(opener=lambda: open_clients(config)))
+    return aws_lambda.adapt(router.ROUTES, Pool(opener=lambda: open_clients(config, background=False)))
 
 
 def test_answers_a_question_as_the_http_host_does(lambda_handler):
@@ -61,7 +61,7 @@ def test_gives_the_same_answer_as_the_falcon_host(config_for, sparse_index):
 
     question = {"query": "How do I deploy to a Hugging Face Space?", "top_k": 3}
     config = config_for(sparse_index)
-    lambda_body = json.loads(aws_lambda.adapt(router.ROUTES, Pool(opener=lambda: open_clients(config)))(event("POST", "/v1/query", question), None)["body"])
+    lambda_body = json.loads(aws_lambda.adapt(router.ROUTES, Pool(opener=lambda: open_clients(config, background=False)))(event("POST", "/v1/query", question), None)["body"])
 
     async def via_falcon():
         async with pool(config) as clients:
