@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Iterator
 
+import attrs
 import pytest
 
+from lib.config import Config
+from tests.fakes.openai_server import FakeOpenAI
+from tests.parts import index_book
 from tests.pg import Cluster, fresh_database
 
 
@@ -39,16 +44,7 @@ def database_url(pg_server_url) -> Iterator[str]:
         yield url
 
 
-
 # The service's parts: the bundled book indexed once per session, a loopback OpenAI, configs.
-
-import shutil
-
-import attrs
-
-from lib.config import Config
-from tests.fakes.openai_server import FakeOpenAI
-from tests.parts import index_book
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import logging
 from attrs import define
 
 from lib import monitoring
-from lib.index.embedding import EmbeddingFailed
+from lib.index.embedding import EmbeddingFailed, learn_size
 from lib.index.indexer import CollectionMismatch, fill_embeddings, index_sources
 from lib.index.migration import migrate_local_mode
 from lib.index.vectors import is_empty
@@ -114,7 +114,7 @@ async def _fill_with_retries(clients, wait: float) -> None:
                 # Made while the model could not say the size of its embeddings: BOOK_DIR is made anew once it can.
                 if not (clients.config.index_on_start and _own_book(clients, collection)):
                     return
-                await clients.embedder.embed(["dimension probe"])
+                await learn_size(clients.embedder)
                 if not await _index_book(clients, recreate=True):
                     return
                 continue

@@ -107,6 +107,14 @@ class LocalEmbedder:
         self._model = None
 
 
+async def learn_size(embedder: Embedder) -> int:
+    """The size of the model's embeddings, asking the model once when it is not known beforehand; raises
+    EmbeddingFailed when the model can't tell now."""
+    if embedder.size is None:
+        await embedder.embed(["dimension probe"])
+    return embedder.size
+
+
 def open_embedder(config: Config, client: openai.AsyncOpenAI | None, on_usage=None) -> Embedder | None:
     """The configured embedder, or None for sparse search alone (said in the log when the local model's
     files are missing)."""

@@ -34,7 +34,7 @@ from lib.book.pages import PageError
 from lib.book.site import Overrides
 from lib.config import Config
 from lib.index import sparse
-from lib.index.embedding import Embedder, EmbeddingFailed
+from lib.index.embedding import Embedder, EmbeddingFailed, learn_size
 from lib.index.vectors import Collection, Point, VectorStore, indexed_text
 
 log = logging.getLogger("bookbot")
@@ -111,12 +111,11 @@ async def _dense_size(embedder: Embedder | None) -> int | None:
     """The embeddings' size, asking the model once when it is not known beforehand; None when it can't tell now."""
     if embedder is None:
         return None
-    if embedder.size is None:
-        try:
-            await embedder.embed(["dimension probe"])
-        except EmbeddingFailed as error:
-            log.warning("the embedding model can't be asked its size now (%s): the book is indexed without embeddings", error)
-    return embedder.size
+    try:
+        return await learn_size(embedder)
+    except EmbeddingFailed as error:
+        log.warning("the embedding model can't be asked its size now (%s): the book is indexed without embeddings", error)
+        return None
 
 
 def _check(collection: Collection, embedder: Embedder | None) -> None:

@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from lib.config import Config, ConfigError
-from lib.hosts import falcon_host
 from tests.hardening.conftest import running
 from tests.service import free_port
 
