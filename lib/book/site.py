@@ -2,8 +2,8 @@
 
 What decides a doc's address: the site's `url`, `baseUrl` and `trailingSlash`; and for each docs instance
 (the classic preset's `docs`, unless `docs: false`, and every `@docusaurus/plugin-content-docs`) its `id`,
-`path`, `routeBasePath`, `include`, `exclude`, `numberPrefixParser`, and the version its folder is served as.
-Each instance is one book. A value that the file computes (lib.book.js_config) stops the reading with a
+`path`, `routeBasePath`, `include`, `exclude`, `numberPrefixParser`, and its versions. Each instance is one
+book: the version its readers land on (the latest release of a versioned site, from `versioned_docs/`). A value that the file computes (lib.book.js_config) stops the reading with a
 message that names it and the flag that gives it by hand: never a guess, never a wrong link.
 
 Overrides (flags of python -m lib.ingest, or BOOK_* variables) replace a value before it is read, so a
@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import attrs
 from attrs import frozen
 
 from lib.book import links as link_forms
@@ -35,6 +36,7 @@ from lib.book.links import Links
 CONFIG_NAMES = tuple(f"docusaurus.config.{extension}" for extension in ("js", "mjs", "ts", "cjs", "mts", "cts"))
 DEFAULT_ID = "default"
 DEFAULT_ROUTE_BASE_PATH = "/docs"
+CURRENT = "current"  # plugin-content-docs' name for the version in the docs folder itself
 _CLASSIC = ("classic", "@docusaurus/preset-classic", "docusaurus-preset-classic")
 _DOCS_PLUGIN = ("content-docs", "@docusaurus/plugin-content-docs", "docusaurus-plugin-content-docs")
 _FLAGS = {
@@ -111,12 +113,22 @@ def alone(folder: Path, overrides: Overrides = Overrides()) -> Book:
 @frozen
 class _Instance:
     id: str
-    folder: Path
+    folder: Path  # the docs of the version readers land on
     route_base_path: str
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     number_prefixes: bool
     where: str  # how the config names it, for messages
+    version: str = "current"
+    current_folder: Path | None = None  # the instance's docs folder (`path`)...
+    current_route: str | None = None  # ... and where it is served, when it is built
+
+
+@frozen
+class _Served:
+    name: str  # the version readers land on: "current" (the docs folder) or a released version's name
+    path: str  # its path under the route base path
+    current_path: str | None  # the docs folder's path under it, when the site builds it
 
 
 class Site:
@@ -211,11 +223,14 @@ class Site:
         for instance in instances:
             if instance.folder == folder:
                 return self._book(instance, self.links())
+            if instance.current_folder == folder and instance.current_route is not None:
+                # The docs folder of a site whose readers land on a released version: the unreleased docs.
+                return self._book(attrs.evolve(instance, folder=folder, route_base_path=instance.current_route), self.links())
         if self.overrides.route_base_path:
             return Book(DEFAULT_ID, folder, self.overrides.route_base_path, self.links(), names_from=self.root)
         if self.opaque:
             raise self._unreadable(*self.opaque[0])
-        inside = next((instance for instance in instances if instance.folder in folder.parents), None)
+        inside = next((instance for instance in instances if {instance.folder, instance.current_folder} & set(folder.parents)), None)
         if inside is not None:
             raise SiteError(
                 f"{folder} is a folder inside the docs of {inside.where} ({inside.folder}); index "
@@ -335,27 +350,31 @@ class Site:
         if isinstance(prefixes, Function):
             raise SiteError(f"{self.config}: numberPrefixParser of {where} is a function of the site's own, which "
                             "Bookbot can't run to know the docs' routes; crawl the built site by its address instead")
-        version_part = self._current_version_path(plugin_id, options, where)
-        if version_part is None:
-            self.report(f"{self.config.name}: {where} does not build its current docs folder "
+        served = self._served_version(plugin_id, options, where)
+        if served is None:
+            self.report(f"{self.config.name}: {where} builds no version of its docs "
                         "(includeCurrentVersion/onlyIncludeVersions); it is not indexed")
             return None
         base = link_forms.route_base_path(route)
-        if version_part:
-            base = link_forms.route_base_path(f"{base}/{version_part}")
+        current_folder = (self.root / folder).resolve()
+        version = served.name
         return _Instance(
             id=plugin_id,
-            folder=(self.root / folder).resolve(),
-            route_base_path=base,
+            folder=current_folder if version == CURRENT else self._versioned_folder(plugin_id, version, where),
+            route_base_path=_under(base, served.path),
             include=tuple(include),
             exclude=tuple(exclude),
             number_prefixes=bool(prefixes),
             where=where,
+            version=version,
+            current_folder=current_folder,
+            current_route=None if served.current_path is None else _under(base, served.current_path),
         )
 
-    def _current_version_path(self, plugin_id: str, options: JsObject, where: str) -> str | None:
-        """The path part the docs folder (the "current" version) is served under, as plugin-content-docs
-        decides it: `next` when versions.json lists released versions; None when it is not built."""
+    def _served_version(self, plugin_id: str, options: JsObject, where: str) -> _Served | None:
+        """The version readers land on, as plugin-content-docs decides it: `lastVersion`, by default the first
+        of versions.json (the latest release), else the docs folder itself ("current"); with the path each is
+        served under. None when no version is built."""
         def known(name: str, value: Any) -> Any:
             if isinstance(value, (Computed, Spread)):
                 raise SiteError(f"{self.config}: {name} of {where} is computed, "
@@ -372,20 +391,44 @@ class Site:
                     versions = json.loads(file.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as error:
                     raise SiteError(f"{file}: can't be read ({error})") from None
-                if not isinstance(versions, list):
+                if not isinstance(versions, list) or not all(isinstance(version, str) for version in versions):
                     raise SiteError(f"{file}: must be a JSON list of version names")
-        if known("includeCurrentVersion", member(options, "includeCurrentVersion")) is False:
-            return None
+        built = list(versions)
+        if known("includeCurrentVersion", member(options, "includeCurrentVersion")) is not False and CURRENT not in built:
+            built.insert(0, CURRENT)
         only = known("onlyIncludeVersions", member(options, "onlyIncludeVersions"))
-        if isinstance(only, list) and "current" not in only:
+        if isinstance(only, list):
+            built = [version for version in built if version in only]
+        if not built:
             return None
-        current_path = known("versions.current.path", member(member(member(options, "versions"), "current"), "path"))
-        if isinstance(current_path, str):
-            return current_path.strip("/")
         last = known("lastVersion", member(options, "lastVersion"))
         if last is UNDEFINED or last is None:
-            last = next((str(version) for version in versions), "current")
-        return "" if last == "current" else "next"
+            released = [version for version in built if version != CURRENT]
+            last = released[0] if released and len(built) > 1 else built[0]
+        if last not in built:
+            raise SiteError(f"{self.config}: lastVersion of {where} is {last!r}, which the site does not build "
+                            f"(it builds {', '.join(built)})")
+
+        def path(version: str) -> str:
+            given = known(f"versions[{version!r}].path", member(member(member(options, "versions"), version), "path"))
+            if isinstance(given, str):
+                return given.strip("/")
+            return "" if version == last else ("next" if version == CURRENT else version)
+
+        return _Served(str(last), path(str(last)), path(CURRENT) if CURRENT in built else None)
+
+    def _versioned_folder(self, plugin_id: str, version: str, where: str) -> Path:
+        """Where `docusaurus docs:version` put a released version's docs."""
+        folder = "versioned_docs" if plugin_id == DEFAULT_ID else f"{plugin_id}_versioned_docs"
+        found = (self.root / folder / f"version-{version}").resolve()
+        if not found.is_dir():
+            raise SiteError(f"{self.config}: {where} serves version {version} to its readers, and its docs "
+                            f"({found}) are not there; index the docs folder by itself with {_FLAGS['routeBasePath']}")
+        return found
+
+
+def _under(base: str, path: str) -> str:
+    return link_forms.route_base_path(f"{base}/{path}") if path else base
 
 
 def _entry(entry: Any) -> tuple[Any, Any]:

@@ -172,23 +172,56 @@ def test_number_prefixes_stay_when_the_parser_is_off(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("options", "versions", "route"),
+    ("options", "versions", "folder", "route", "current_route"),
     [
-        ("{}", None, "/docs"),
-        ("{}", ["2.0", "1.0"], "/docs/next"),
-        ("{lastVersion: 'current'}", ["2.0"], "/docs"),
-        ("{versions: {current: {path: 'unreleased'}}}", ["2.0"], "/docs/unreleased"),
-        ("{disableVersioning: true}", ["2.0"], "/docs"),
+        # plugin-content-docs' rules: readers land on `lastVersion`, by default the latest release (the first of
+        # versions.json), served at the route base path; the docs folder is then "next"
+        ("{}", None, "docs", "/docs", "/docs"),
+        ("{}", ["2.0", "1.0"], "versioned_docs/version-2.0", "/docs", "/docs/next"),
+        ("{lastVersion: '1.0'}", ["2.0", "1.0"], "versioned_docs/version-1.0", "/docs", "/docs/next"),
+        ("{lastVersion: 'current'}", ["2.0"], "docs", "/docs", "/docs"),
+        ("{versions: {current: {path: 'unreleased'}}}", ["2.0"], "versioned_docs/version-2.0", "/docs", "/docs/unreleased"),
+        ("{versions: {'2.0': {path: 'v2'}}}", ["2.0"], "versioned_docs/version-2.0", "/docs/v2", "/docs/next"),
+        ("{onlyIncludeVersions: ['current']}", ["2.0"], "docs", "/docs", "/docs"),
+        ("{disableVersioning: true}", ["2.0"], "docs", "/docs", "/docs"),
     ],
 )
-def test_a_versioned_sites_docs_folder_is_served_as_its_current_version(tmp_path, options, versions, route):
-    root = site(tmp_path, f"module.exports = {{url: 'https://a.example', baseUrl: '/', presets: [['classic', {{docs: {options}}}]]}};")
+def test_a_versioned_site_is_indexed_as_the_version_its_readers_land_on(tmp_path, options, versions, folder, route, current_route):
+    root = site(tmp_path, f"module.exports = {{url: 'https://a.example', baseUrl: '/', presets: [['classic', {{docs: {options}}}]]}};",
+                "docs", "versioned_docs/version-2.0", "versioned_docs/version-1.0")
     if versions is not None:
         (root / "versions.json").write_text(json.dumps(versions))
-    assert only(books_at(root)).route_base_path == route
+    book = only(books_at(root))
+    assert (book.folder, book.route_base_path) == ((root / folder).resolve(), route)
+    # the docs folder given by itself is the unreleased version, where the site serves it
+    assert only(books_at(root / "docs")).route_base_path == current_route
 
 
-def test_a_current_version_that_is_not_built_is_not_a_book(tmp_path):
+def test_a_plugin_instance_s_released_versions_are_in_its_own_folders(tmp_path):
+    root = site(tmp_path, """\
+        module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: false}]],
+          plugins: [['content-docs', {id: 'api', path: 'api', routeBasePath: 'reference'}]]};
+        """, "api", "api_versioned_docs/version-3")
+    (root / "api_versions.json").write_text('["3"]')
+    book = only(books_at(root))
+    assert (book.folder, book.route_base_path) == ((root / "api_versioned_docs/version-3").resolve(), "/reference")
+
+
+def test_a_released_version_without_its_docs_stops_naming_the_folder(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {}]]};")
+    (root / "versions.json").write_text('["2.0"]')
+    with pytest.raises(SiteError, match=r"serves version 2.0 to its readers.*versioned_docs/version-2.0"):
+        books_at(root)
+
+
+def test_a_last_version_the_site_does_not_build_is_refused_as_docusaurus_refuses_it(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: {lastVersion: '3.0'}}]]};")
+    (root / "versions.json").write_text('["2.0"]')
+    with pytest.raises(SiteError, match=r"lastVersion .* is '3.0', which the site does not build \(it builds current, 2.0\)"):
+        books_at(root)
+
+
+def test_a_site_that_builds_no_version_of_an_instance_leaves_it_out(tmp_path):
     root = site(tmp_path, """\
         module.exports = {url: 'https://a.example', baseUrl: '/',
           presets: [['classic', {docs: {includeCurrentVersion: false}}]],
@@ -196,7 +229,16 @@ def test_a_current_version_that_is_not_built_is_not_a_book(tmp_path):
         """, "docs", "api")
     said: list[str] = []
     assert [book.id for book in books_at(root, report=said.append)] == ["api"]
-    assert "does not build its current docs folder" in said[0]
+    assert "builds no version of its docs" in said[0]
+
+
+def test_without_its_current_version_a_site_is_indexed_as_its_latest_release(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: {includeCurrentVersion: false}}]]};",
+                "docs", "versioned_docs/version-2.0")
+    (root / "versions.json").write_text('["2.0"]')
+    assert only(books_at(root)).folder == (root / "versioned_docs/version-2.0").resolve()
+    with pytest.raises(SiteError, match="none of its docs instances reads it"):
+        books_at(root / "docs")
 
 
 def test_a_config_that_is_not_javascript_says_so_and_what_to_pass(tmp_path):

@@ -21,8 +21,8 @@ import pytest
 from lib.book.books import read_books
 from lib.book.chunking import chunk_page
 from lib.book.pages import Page
-from lib.book.site import Site
-from tests.sitebuild import CONFIGS, FIXTURE_SITE, TESTED, built, read_manifest
+from lib.book.site import Book, Site, books_at
+from tests.sitebuild import CONFIGS, FIXTURE_SITE, TESTED, built, cached_build, read_manifest, versioned_site
 
 BUILT = list(TESTED)
 _HTML_CLASS = re.compile(r'<html[^>]*\bclass="([^"]*)"')
@@ -44,14 +44,29 @@ def builds():
 
 def emitted(config_name: str) -> dict[str, list[str]]:
     """Each url the ingester gives for the fixture under this config, with the chunks' sources."""
-    reported: list[str] = []
-    site = Site(FIXTURE_SITE / CONFIGS[config_name], report=reported.append)
+    return urls_of(Site(FIXTURE_SITE / CONFIGS[config_name]).books())
+
+
+def urls_of(books: list[Book]) -> dict[str, list[str]]:
+    """Each url the ingester gives for these books, with the chunks' sources."""
     urls: dict[str, list[str]] = {}
-    for item in read_books(site.books(), reported.append):
+    for item in read_books(books, lambda message: None):
         assert isinstance(item, Page), f"the fixture has no broken doc, got {item}"
         for chunk in chunk_page(item):
             urls.setdefault(chunk.url, []).append(chunk.source)
     return urls
+
+
+def unbuilt(urls, manifest: dict) -> list[str]:
+    """The urls that name no page of the build, or no element id of their page."""
+    pages = {_decoded(path): page for path, page in manifest["pages"].items()}
+    missing = []
+    for url in urls:
+        parts = urlsplit(url)
+        page = pages.get(_decoded(parts.path))
+        if page is None or (parts.fragment and unquote(parts.fragment) not in page["ids"]):
+            missing.append(url)
+    return missing
 
 
 def _decoded(path: str) -> str:
@@ -61,19 +76,10 @@ def _decoded(path: str) -> str:
 @pytest.mark.parametrize("name", BUILT)
 def test_every_emitted_url_is_a_built_page_and_every_anchor_an_id_of_it(builds, name):
     manifest, _ = builds(name)
-    pages = {_decoded(path): page for path, page in manifest["pages"].items()}
     urls = emitted(name)
-    missing_pages, missing_anchors = [], []
-    for url, sources in urls.items():
-        parts = urlsplit(url)
-        assert f"{parts.scheme}://{parts.netloc}" == "https://example.org", url
-        page = pages.get(_decoded(parts.path))
-        if page is None:
-            missing_pages.append((url, sources[0]))
-        elif parts.fragment and unquote(parts.fragment) not in page["ids"]:
-            missing_anchors.append((url, sources[0]))
-    assert not missing_pages, f"{len(missing_pages)} of {len(urls)} urls name no built page: {missing_pages}"
-    assert not missing_anchors, f"{len(missing_anchors)} of {len(urls)} anchors are no id of their page: {missing_anchors}"
+    assert {f"{parts.scheme}://{parts.netloc}" for parts in map(urlsplit, urls)} == {"https://example.org"}
+    missing = unbuilt(urls, manifest)
+    assert not missing, f"{len(missing)} of {len(urls)} urls name no built page, or no id of it: {[(url, urls[url][0]) for url in missing]}"
     assert len(urls) > 60  # every section of 23 docs
 
 
@@ -104,3 +110,24 @@ def test_with_trailing_slash_false_index_pages_have_no_slash_and_true_gives_one(
     assert "https://example.org/base/guide/tools/Wheel%20Barrows/#tyre-pressure" in true
     assert not [url for url in false if urlsplit(url).path.endswith("/")]
     assert not [url for url in true if not urlsplit(url).path.endswith("/")]
+
+
+@pytest.fixture(scope="session")
+def versioned(tmp_path_factory):
+    """The fixture with a released guide (tests.sitebuild.versioned_site), and the manifest of its real build."""
+    site = versioned_site(tmp_path_factory.mktemp("versioned") / "site")
+    return site, read_manifest(cached_build("versioned", CONFIGS["trailing-false"], site))
+
+
+def test_a_versioned_book_is_its_latest_release_and_its_docs_folder_the_next_version_both_as_built(versioned):
+    site, manifest = versioned
+    [guide] = [book for book in Site(site / CONFIGS["trailing-false"]).books() if book.id == "guide"]
+    released = urls_of([guide])
+    unreleased = urls_of(books_at(site / "guide-docs"))
+    assert guide.folder == (site / "guide_versioned_docs" / "version-1.0").resolve()
+    assert "https://example.org/base/guide/membership#only-in-release-one" in released  # read from release 1.0
+    assert not [url for url in released if "/next" in url]
+    assert {urlsplit(url).path.split("/")[3] for url in unreleased} == {"next"}  # /base/guide/next...
+    assert not [url for url in unreleased if "only-in-release-one" in url]
+    assert not unbuilt(released, manifest) and not unbuilt(unreleased, manifest)
+    assert len(released) > 20 and len(unreleased) > 20
