@@ -350,12 +350,12 @@ class Site:
         if isinstance(prefixes, Function):
             raise SiteError(f"{self.config}: numberPrefixParser of {where} is a function of the site's own, which "
                             "Bookbot can't run to know the docs' routes; crawl the built site by its address instead")
-        served = self._served_version(plugin_id, options, where)
+        base = link_forms.route_base_path(route)
+        served = self._served_version(plugin_id, options, where, folder, base)
         if served is None:
             self.report(f"{self.config.name}: {where} builds no version of its docs "
                         "(includeCurrentVersion/onlyIncludeVersions); it is not indexed")
             return None
-        base = link_forms.route_base_path(route)
         current_folder = (self.root / folder).resolve()
         version = served.name
         return _Instance(
@@ -371,28 +371,33 @@ class Site:
             current_route=None if served.current_path is None else _under(base, served.current_path),
         )
 
-    def _served_version(self, plugin_id: str, options: JsObject, where: str) -> _Served | None:
+    def _served_version(self, plugin_id: str, options: JsObject, where: str, folder: str, base: str) -> _Served | None:
         """The version readers land on, as plugin-content-docs decides it: `lastVersion`, by default the first
         of versions.json (the latest release), else the docs folder itself ("current"); with the path each is
         served under. None when no version is built."""
+        versions: list = []
+        file = self.root / ("versions.json" if plugin_id == DEFAULT_ID else f"{plugin_id}_versions.json")
+        if file.is_file():
+            try:
+                versions = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise SiteError(f"{file}: can't be read ({error})") from None
+            if not isinstance(versions, list) or not all(isinstance(version, str) for version in versions):
+                raise SiteError(f"{file}: must be a JSON list of version names")
+
         def known(name: str, value: Any) -> Any:
             if isinstance(value, (Computed, Spread)):
-                raise SiteError(f"{self.config}: {name} of {where} is computed, "
-                                f"{(value.computed if isinstance(value, Spread) else value).describe()}; index the "
-                                f"docs folder by itself with {_FLAGS['routeBasePath']}")
+                computed = value.computed if isinstance(value, Spread) else value
+                released = (self.root / _versioned(plugin_id) / f"version-{versions[0]}").resolve() if versions else None
+                latest = (f"{released} with --route-base-path {base} (its latest release, where readers land by "
+                          "default), or " if released else "")
+                raise SiteError(f"{self.config}: {name} of {where} is computed, {computed.describe()}, and Bookbot "
+                                f"reads the file without running it; index one version's folder by itself: {latest}"
+                                f"{(self.root / folder).resolve()} with --route-base-path {_under(base, 'next') if versions else base}")
             return value
 
-        versions: list = []
-        if known("disableVersioning", member(options, "disableVersioning")) is not True:
-            name = "versions.json" if plugin_id == DEFAULT_ID else f"{plugin_id}_versions.json"
-            file = self.root / name
-            if file.is_file():
-                try:
-                    versions = json.loads(file.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as error:
-                    raise SiteError(f"{file}: can't be read ({error})") from None
-                if not isinstance(versions, list) or not all(isinstance(version, str) for version in versions):
-                    raise SiteError(f"{file}: must be a JSON list of version names")
+        if known("disableVersioning", member(options, "disableVersioning")) is True:
+            versions = []
         built = list(versions)
         if known("includeCurrentVersion", member(options, "includeCurrentVersion")) is not False and CURRENT not in built:
             built.insert(0, CURRENT)
@@ -419,12 +424,16 @@ class Site:
 
     def _versioned_folder(self, plugin_id: str, version: str, where: str) -> Path:
         """Where `docusaurus docs:version` put a released version's docs."""
-        folder = "versioned_docs" if plugin_id == DEFAULT_ID else f"{plugin_id}_versioned_docs"
-        found = (self.root / folder / f"version-{version}").resolve()
+        found = (self.root / _versioned(plugin_id) / f"version-{version}").resolve()
         if not found.is_dir():
             raise SiteError(f"{self.config}: {where} serves version {version} to its readers, and its docs "
                             f"({found}) are not there; index the docs folder by itself with {_FLAGS['routeBasePath']}")
         return found
+
+
+def _versioned(plugin_id: str) -> str:
+    """The folder of an instance's released versions, as `docusaurus docs:version` names it."""
+    return "versioned_docs" if plugin_id == DEFAULT_ID else f"{plugin_id}_versioned_docs"
 
 
 def _under(base: str, path: str) -> str:

@@ -214,6 +214,19 @@ def test_a_released_version_without_its_docs_stops_naming_the_folder(tmp_path):
         books_at(root)
 
 
+def test_a_computed_version_option_stops_naming_each_version_s_folder_and_its_route(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', "
+                          "{docs: {lastVersion: process.env.PREVIEW ? 'current' : undefined}}]]};", "docs", "versioned_docs/version-2.0")
+    (root / "versions.json").write_text('["2.0"]')
+    released, unreleased = root.resolve() / "versioned_docs" / "version-2.0", root.resolve() / "docs"
+    with pytest.raises(SiteError, match=f"lastVersion .* is computed.*{released} with --route-base-path /docs .*"
+                                        f"{unreleased} with --route-base-path /docs/next"):
+        books_at(root)
+    # as the message says
+    book = only(books_at(released, Overrides(route_base_path="/docs")))
+    assert (book.folder, book.route_base_path, book.links.site_url) == (released, "/docs", "https://a.example")
+
+
 def test_a_last_version_the_site_does_not_build_is_refused_as_docusaurus_refuses_it(tmp_path):
     root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: {lastVersion: '3.0'}}]]};")
     (root / "versions.json").write_text('["2.0"]')
