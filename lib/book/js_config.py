@@ -41,9 +41,17 @@ _ASSIGNMENTS = frozenset(("=", "+=", "-=", "*=", "/=", "%=", "**=", "<<=", ">>="
 _OPENING = {"(": ")", "[": "]", "{": "}"}
 _CLOSING = frozenset((")", "]", "}"))
 _ENDS = frozenset((",", ";", ")", "]", "}"))
+# After these, a TypeScript type is still to come: `: {`, `| {`, `=> {`, `keyof (`...
+_TYPE_OPERATORS = frozenset((":", "|", "&", "=>", ",", "<", "(", "[", "?", "="))
+_TYPE_WORDS = frozenset(("keyof", "typeof", "extends", "infer", "is", "readonly", "new", "unique", "asserts"))
 _NAME = re.compile(r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*")
 _NUMBER = re.compile(r"0[xX][\da-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?n?")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+def _type_expected(previous: _Token) -> bool:
+    """Whether a TypeScript type still has to come after this token (an operator, or a word such as keyof)."""
+    return previous.value in _TYPE_OPERATORS if previous.kind == "punct" else previous.value in _TYPE_WORDS
 
 
 class JsSyntaxError(ValueError):
@@ -482,13 +490,19 @@ class _Reader:
             first = False
 
     def skip_type(self, *, until: frozenset = frozenset()) -> None:
-        """Move past a TypeScript type, which may hold `<...>` and brackets."""
+        """Move past a TypeScript type, which may hold `<...>` and brackets.
+
+        A bracket of `until` ends the type once a type is complete (`): string {` before a body, `<T> (` before
+        parameters); where a type is still expected it opens one (`: {a: string}`)."""
         angle = 0
+        start = self.index
         while True:
             token = self.peek()
             if token.kind == "eof":
                 return
             if token.kind == "punct":
+                if angle == 0 and token.value in until and self.index > start and not _type_expected(self.tokens[self.index - 1]):
+                    return
                 if token.value in _OPENING:
                     self.index = self.matching(self.index)
                     continue

@@ -97,6 +97,27 @@ def test_reads_the_typescript_template(tmp_path):
     assert config["presets"] == [["classic", {"docs": {"routeBasePath": "/"}, "blog": False}]]
 
 
+def test_typed_function_declarations_are_passed_over_and_the_config_after_them_read(tmp_path):
+    # as pnpm.io's config has them: a return type, type parameters closed by `>>`, an object return type
+    config = read(tmp_path, """\
+        function makeEditUrl(locale: string, docPath: string): string {
+          if (locale !== 'en') {
+            return `https://crowdin.com/${locale}`;
+          }
+          return `https://github.com/x/edit/main/${docPath}`;
+        }
+        function withBaseUrls<T extends Record<string, object>> (configs: T): T {
+          return Object.fromEntries(Object.entries(configs)) as T;
+        }
+        function label(): {text: string} {
+          return {text: 'x'};
+        }
+        const config = {url: 'https://example.org', baseUrl: '/', presets: [['classic', {docs: {path: './docs'}}]]};
+        export default config;
+        """, name="docusaurus.config.ts")
+    assert (config["url"], config["presets"][0][1]["docs"]["path"]) == ("https://example.org", "./docs")
+
+
 def test_reads_docusaurus_2s_commonjs_template(tmp_path):
     config = read(tmp_path, """\
         const lightCodeTheme = require('prism-react-renderer/themes/github');
