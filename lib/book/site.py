@@ -3,8 +3,9 @@
 What decides a doc's address: the site's `url`, `baseUrl` and `trailingSlash`; and for each docs instance
 (the classic preset's `docs`, unless `docs: false`, and every `@docusaurus/plugin-content-docs`) its `id`,
 `path`, `routeBasePath`, `include`, `exclude`, `numberPrefixParser`, and its versions. Each instance is one
-book: the version its readers land on (the latest release of a versioned site, from `versioned_docs/`). A value that the file computes (lib.book.js_config) stops the reading with a
-message that names it and the flag that gives it by hand: never a guess, never a wrong link.
+book: the version its readers land on (the latest release of a versioned site, from `versioned_docs/`). A
+value that the file computes (lib.book.js_config) stops the reading with a message that names it and the
+flag that gives it by hand: never a guess, never a wrong link.
 
 Overrides (flags of python -m lib.ingest, or BOOK_* variables) replace a value before it is read, so a
 computed value that is overridden is never needed.
@@ -119,7 +120,6 @@ class _Instance:
     exclude: tuple[str, ...]
     number_prefixes: bool
     where: str  # how the config names it, for messages
-    version: str = "current"
     current_folder: Path | None = None  # the instance's docs folder (`path`)...
     current_route: str | None = None  # ... and where it is served, when it is built
 
@@ -357,16 +357,14 @@ class Site:
                         "(includeCurrentVersion/onlyIncludeVersions); it is not indexed")
             return None
         current_folder = (self.root / folder).resolve()
-        version = served.name
         return _Instance(
             id=plugin_id,
-            folder=current_folder if version == CURRENT else self._versioned_folder(plugin_id, version, where),
+            folder=current_folder if served.name == CURRENT else self._versioned_folder(plugin_id, served.name, where),
             route_base_path=_under(base, served.path),
             include=tuple(include),
             exclude=tuple(exclude),
             number_prefixes=bool(prefixes),
             where=where,
-            version=version,
             current_folder=current_folder,
             current_route=None if served.current_path is None else _under(base, served.current_path),
         )
