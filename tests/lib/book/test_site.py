@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -219,8 +220,8 @@ def test_a_computed_version_option_stops_naming_each_version_s_folder_and_its_ro
                           "{docs: {lastVersion: process.env.PREVIEW ? 'current' : undefined}}]]};", "docs", "versioned_docs/version-2.0")
     (root / "versions.json").write_text('["2.0"]')
     released, unreleased = root.resolve() / "versioned_docs" / "version-2.0", root.resolve() / "docs"
-    with pytest.raises(SiteError, match=f"lastVersion .* is computed.*{released} with --route-base-path /docs .*"
-                                        f"{unreleased} with --route-base-path /docs/next"):
+    with pytest.raises(SiteError, match=f"lastVersion .* is computed.*{re.escape(str(released))} with --route-base-path /docs .*"
+                                        f"{re.escape(str(unreleased))} with --route-base-path /docs/next"):
         books_at(root)
     # as the message says
     book = only(books_at(released, Overrides(route_base_path="/docs")))
