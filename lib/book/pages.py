@@ -12,6 +12,7 @@ from lib.book.doc_routes import doc_route
 from lib.book.front_matter import FrontMatterError, split_front_matter
 from lib.book.globs import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, select_files
 from lib.book.mdx import Line, heading_text, parse_heading, to_markdown
+from lib.book.partials import inline_partials
 from lib.book.slugger import Slugger
 
 DOC_EXTENSIONS = (".md", ".mdx")
@@ -83,7 +84,7 @@ def parse_page(path: Path, root: Path, route_base_path: str = "/docs", *, number
         raise PageError(source, f"is not valid UTF-8 (bad byte at offset {error.start})") from None
     except OSError as error:
         raise PageError(source, f"can't be read: {error.strerror or error}") from None
-    return parse_markdown(text, source, route_base_path, number_prefixes=number_prefixes)
+    return parse_markdown(inline_partials(text, Path(path)), source, route_base_path, number_prefixes=number_prefixes)
 
 
 def parse_markdown(text: str, source: str, route_base_path: str = "/docs", *, number_prefixes: bool = True) -> Page | None:
