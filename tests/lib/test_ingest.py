@@ -35,7 +35,7 @@ def payloads(data_dir) -> list[dict]:
 def test_a_site_root_is_indexed_with_each_books_id_and_absolute_links(data_dir, capsys):
     assert ingest.main([str(FIXTURE_SITE)]) == 0
     said = capsys.readouterr()
-    assert "book 'guide': 9 docs" in said.err and "chunks added: 80" in said.out
+    assert "book 'guide': 9 docs" in said.err and "chunks added: 81" in said.out
     found = {(payload["book"], payload["url"]) for payload in payloads(data_dir)}
     assert ("default", "https://example.org/base/handbook/beds#bed-widths") in found
     assert ("guide", "https://example.org/base/guide/tools/Wheel%20Barrows#tyre-pressure") in found
@@ -44,7 +44,7 @@ def test_a_site_root_is_indexed_with_each_books_id_and_absolute_links(data_dir, 
 def test_flags_replace_the_configs_values_and_a_second_run_only_relinks(data_dir, capsys):
     ingest.main([str(FIXTURE_SITE)])
     assert ingest.main([str(FIXTURE_SITE), "--site-url", "http://localhost:3000", "--trailing-slash", "true"]) == 0
-    assert "chunks added: 0, updated: 80, removed: 0" in capsys.readouterr().out  # no chunk embedded again
+    assert "chunks added: 0, updated: 81, removed: 0" in capsys.readouterr().out  # no chunk embedded again
     assert "http://localhost:3000/base/handbook/beds/#bed-widths" in {payload["url"] for payload in payloads(data_dir)}
 
 
@@ -66,7 +66,7 @@ def test_no_pages_exits_2_and_leaves_the_collection_as_it_was(data_dir, tmp_path
     (tmp_path / "empty").mkdir()
     assert ingest.main([str(tmp_path / "empty")]) == 2
     assert "no pages found" in capsys.readouterr().err
-    assert len(payloads(data_dir)) == 80
+    assert len(payloads(data_dir)) == 81
 
 
 def test_a_bad_flag_value_is_refused_by_the_parser(data_dir, capsys):
