@@ -120,15 +120,13 @@ class _Instance:
     exclude: tuple[str, ...]
     number_prefixes: bool
     where: str  # how the config names it, for messages
-    current_folder: Path | None = None  # the instance's docs folder (`path`)...
-    current_route: str | None = None  # ... and where it is served, when it is built
+    versions: tuple[tuple[Path, str], ...] = ()  # every version the site builds: its folder, its route
 
 
 @frozen
 class _Served:
-    name: str  # the version readers land on: "current" (the docs folder) or a released version's name
-    path: str  # its path under the route base path
-    current_path: str | None  # the docs folder's path under it, when the site builds it
+    last: str  # the version readers land on: "current" (the docs folder) or a released version's name
+    paths: dict[str, str]  # each version the site builds, by name: its path under the route base path
 
 
 class Site:
@@ -221,20 +219,20 @@ class Site:
                 raise
             instances = []
         for instance in instances:
-            if instance.folder == folder:
-                return self._book(instance, self.links())
-            if instance.current_folder == folder and instance.current_route is not None:
-                # The docs folder of a site whose readers land on a released version: the unreleased docs.
-                return self._book(attrs.evolve(instance, folder=folder, route_base_path=instance.current_route), self.links())
+            for version_folder, route in instance.versions:
+                if version_folder == folder:  # the version readers land on, or another the site builds
+                    return self._book(attrs.evolve(instance, folder=folder, route_base_path=route), self.links())
         if self.overrides.route_base_path:
             return Book(DEFAULT_ID, folder, self.overrides.route_base_path, self.links(), names_from=self.root)
         if self.opaque:
             raise self._unreadable(*self.opaque[0])
-        inside = next((instance for instance in instances if {instance.folder, instance.current_folder} & set(folder.parents)), None)
+        inside = next(((instance, version_folder) for instance in instances for version_folder, _ in instance.versions
+                       if version_folder in folder.parents), None)
         if inside is not None:
+            instance, version_folder = inside
             raise SiteError(
-                f"{folder} is a folder inside the docs of {inside.where} ({inside.folder}); index "
-                f"{inside.folder} or the site root {self.root}, or give --route-base-path for this folder"
+                f"{folder} is a folder inside the docs of {instance.where} ({version_folder}); index "
+                f"{version_folder} or the site root {self.root}, or give --route-base-path for this folder"
             )
         used = ", ".join(str(instance.folder.relative_to(self.root)) if instance.folder.is_relative_to(self.root)
                          else str(instance.folder) for instance in instances) or "none"
@@ -356,17 +354,22 @@ class Site:
             self.report(f"{self.config.name}: {where} builds no version of its docs "
                         "(includeCurrentVersion/onlyIncludeVersions); it is not indexed")
             return None
-        current_folder = (self.root / folder).resolve()
+        def folder_of(version: str) -> Path:
+            return (self.root / (folder if version == CURRENT else f"{_versioned(plugin_id)}/version-{version}")).resolve()
+
+        last_folder = folder_of(served.last)
+        if served.last != CURRENT and not last_folder.is_dir():
+            raise SiteError(f"{self.config}: {where} serves version {served.last} to its readers, and its docs "
+                            f"({last_folder}) are not there; index the docs folder by itself with {_FLAGS['routeBasePath']}")
         return _Instance(
             id=plugin_id,
-            folder=current_folder if served.name == CURRENT else self._versioned_folder(plugin_id, served.name, where),
-            route_base_path=_under(base, served.path),
+            folder=last_folder,
+            route_base_path=_under(base, served.paths[served.last]),
             include=tuple(include),
             exclude=tuple(exclude),
             number_prefixes=bool(prefixes),
             where=where,
-            current_folder=current_folder,
-            current_route=None if served.current_path is None else _under(base, served.current_path),
+            versions=tuple((folder_of(version), _under(base, path)) for version, path in served.paths.items()),
         )
 
     def _served_version(self, plugin_id: str, options: JsObject, where: str, folder: str, base: str) -> _Served | None:
@@ -401,6 +404,7 @@ class Site:
             built.insert(0, CURRENT)
         only = known("onlyIncludeVersions", member(options, "onlyIncludeVersions"))
         if isinstance(only, list):
+            only = [known("onlyIncludeVersions", version) for version in only]
             built = [version for version in built if version in only]
         if not built:
             return None
@@ -418,15 +422,15 @@ class Site:
                 return given.strip("/")
             return "" if version == last else ("next" if version == CURRENT else version)
 
-        return _Served(str(last), path(str(last)), path(CURRENT) if CURRENT in built else None)
-
-    def _versioned_folder(self, plugin_id: str, version: str, where: str) -> Path:
-        """Where `docusaurus docs:version` put a released version's docs."""
-        found = (self.root / _versioned(plugin_id) / f"version-{version}").resolve()
-        if not found.is_dir():
-            raise SiteError(f"{self.config}: {where} serves version {version} to its readers, and its docs "
-                            f"({found}) are not there; index the docs folder by itself with {_FLAGS['routeBasePath']}")
-        return found
+        paths = {}
+        for version in map(str, built):
+            try:
+                paths[version] = path(version)
+            except SiteError:
+                if version in (last, CURRENT):
+                    raise
+                # an older release whose path is computed: it is not indexed by itself, and nothing else needs it
+        return _Served(str(last), paths)
 
 
 def _versioned(plugin_id: str) -> str:

@@ -198,6 +198,25 @@ def test_a_versioned_site_is_indexed_as_the_version_its_readers_land_on(tmp_path
     assert only(books_at(root / "docs")).route_base_path == current_route
 
 
+def test_an_older_release_given_by_itself_is_served_where_the_site_serves_it(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', "
+                          "{docs: {versions: {'1.0': {path: 'old'}}}}]]};", "docs", "versioned_docs/version-2.0",
+                "versioned_docs/version-1.0", "versioned_docs/version-1.0/sub", "versioned_docs/version-0.9")
+    (root / "versions.json").write_text('["2.0", "1.0", "0.9"]')
+    routes = {version: only(books_at(root / "versioned_docs" / f"version-{version}")).route_base_path for version in ("2.0", "1.0", "0.9")}
+    assert routes == {"2.0": "/docs", "1.0": "/docs/old", "0.9": "/docs/0.9"}
+    with pytest.raises(SiteError, match=r"inside the docs of .*versioned_docs/version-1.0\); index"):
+        books_at(root / "versioned_docs" / "version-1.0" / "sub")
+
+
+def test_a_computed_entry_of_only_include_versions_stops_as_the_whole_list_would(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', "
+                          "{docs: {onlyIncludeVersions: ['current', process.env.V]}}]]};", "docs", "versioned_docs/version-2.0")
+    (root / "versions.json").write_text('["2.0"]')
+    with pytest.raises(SiteError, match="onlyIncludeVersions .* is computed"):
+        books_at(root)
+
+
 def test_a_plugin_instance_s_released_versions_are_in_its_own_folders(tmp_path):
     root = site(tmp_path, """\
         module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: false}]],
