@@ -510,8 +510,8 @@ class _Reader:
                     angle += 1
                 elif token.value == ">" and angle:
                     angle -= 1
-                elif token.value == ">>" and angle:
-                    angle = max(0, angle - 2)
+                elif token.value in (">>", ">>>") and angle:
+                    angle = max(0, angle - len(token.value))
                 elif angle == 0 and (token.value in _ENDS or token.value in until or token.value in _ASSIGNMENTS):
                     return
                 elif angle == 0 and token.value == "=>":

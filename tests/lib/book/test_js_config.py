@@ -98,7 +98,7 @@ def test_reads_the_typescript_template(tmp_path):
 
 
 def test_typed_function_declarations_are_passed_over_and_the_config_after_them_read(tmp_path):
-    # as pnpm.io's config has them: a return type, type parameters closed by `>>`, an object return type
+    # as pnpm.io's config has them: a return type, type parameters closed by `>>`, an object return type, `>>>`
     config = read(tmp_path, """\
         function makeEditUrl(locale: string, docPath: string): string {
           if (locale !== 'en') {
@@ -111,6 +111,9 @@ def test_typed_function_declarations_are_passed_over_and_the_config_after_them_r
         }
         function label(): {text: string} {
           return {text: 'x'};
+        }
+        async function load(): Promise<Array<Map<string, number>>> {
+          return [];
         }
         const config = {url: 'https://example.org', baseUrl: '/', presets: [['classic', {docs: {path: './docs'}}]]};
         export default config;
