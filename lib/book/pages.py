@@ -84,7 +84,8 @@ def parse_page(path: Path, root: Path, route_base_path: str = "/docs", *, number
         raise PageError(source, f"is not valid UTF-8 (bad byte at offset {error.start})") from None
     except OSError as error:
         raise PageError(source, f"can't be read: {error.strerror or error}") from None
-    return parse_markdown(inline_partials(text, Path(path)), source, route_base_path, number_prefixes=number_prefixes)
+    text = inline_partials(text.removeprefix("\ufeff"), Path(path))
+    return parse_markdown(text, source, route_base_path, number_prefixes=number_prefixes)
 
 
 def parse_markdown(text: str, source: str, route_base_path: str = "/docs", *, number_prefixes: bool = True) -> Page | None:

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from lib.book.pages import parse_page
-from lib.book.partials import MAX_DEPTH, inline_partials
+from lib.book.partials import MAX_CHARACTERS, MAX_DEPTH, inline_partials
 from tests.sitebuild import FIXTURE_SITE
 
 
@@ -74,3 +74,47 @@ def test_a_partial_that_uses_itself_stops_and_depth_is_bounded(tmp_path):
     start = doc(tmp_path, "deep.md", "import Next from './_level0.md';\n\n<Next />\n")
     text = inline_partials(start.read_text(), start)
     assert f"Level {MAX_DEPTH - 1}." in text and f"Level {MAX_DEPTH}." not in text
+
+
+def test_the_toc_import_form_and_site_paths_are_partials_too(tmp_path):
+    (tmp_path / "docusaurus.config.js").write_text("module.exports = {};\n")
+    doc(tmp_path, "shared/_install.md", "Install words.\n")
+    doc(tmp_path, "docs/_note.md", "Note words.\n")
+    page = doc(tmp_path, "docs/page.mdx", """\
+        import Note, {toc as NoteTOC} from './_note.md';
+        import Install from '@site/shared/_install.md';
+
+        <Note />
+
+        <Install />
+        """)
+    text = inline_partials(page.read_text(), page)
+    assert "Note words." in text and "Install words." in text
+
+
+def test_front_matter_is_never_read_for_tags_and_a_byte_order_mark_hides_no_import(tmp_path):
+    doc(tmp_path, "_note.md", "Noted.\n")
+    page = doc(tmp_path, "page.mdx", "---\ndescription: |\n  <Note />\n---\nimport Note from './_note.md';\n\n# Page\n")
+    assert inline_partials(page.read_text(), page) == page.read_text()
+    (tmp_path / "bom.mdx").write_text("\ufeffimport Note from './_note.md';\n\n# Page\n\n<Note />\n")
+    parsed = parse_page(tmp_path / "bom.mdx", tmp_path)
+    assert "Noted." in parsed.sections[0].text
+
+
+def test_a_partial_that_leaves_its_code_open_does_not_take_the_page_after_it(tmp_path):
+    doc(tmp_path, "_code.md", "```js\nconst a = 1;\n")
+    page = doc(tmp_path, "page.mdx", "import Code from './_code.md';\n\n# Page\n\n<Code />\n\n## After\n\nWords after.\n")
+    parsed = parse_page(page, tmp_path)
+    assert [section.heading for section in parsed.sections] == ["Page", "After"]
+    assert "const a = 1;" in parsed.sections[0].text and parsed.sections[1].text == "Words after."
+
+
+def test_a_partial_used_everywhere_grows_a_page_to_a_bound_and_no_further(tmp_path):
+    doc(tmp_path, "_leaf.md", "x" * 1000 + "\n")
+    for level in range(4):  # each level uses the one below it twelve times: 12**4 leaves, were nothing bounded
+        uses = "\n\n".join(["<Below />"] * 12)
+        below = "_leaf.md" if level == 0 else f"_level{level - 1}.md"
+        doc(tmp_path, f"_level{level}.md", f"import Below from './{below}';\n\n{uses}\n")
+    page = doc(tmp_path, "page.md", "import Top from './_level3.md';\n\n<Top />\n")
+    text = inline_partials(page.read_text(), page)  # 20 MB, were nothing bounded
+    assert MAX_CHARACTERS / 2 < len(text) <= MAX_CHARACTERS
