@@ -1137,7 +1137,8 @@ class _Reader:
         if self.at("async"):
             self.next()
         params: list[str] = []
-        if self.at("function"):
+        declared = self.at("function")  # a return type may then hold `=>`: only its body's `{` ends it
+        if declared:
             self.next()
             if self.at("*"):
                 self.next()
@@ -1153,7 +1154,7 @@ class _Reader:
             self.index = close
             if self.at(":"):
                 self.next()
-                self.skip_type(until=frozenset(("=>", "{")))
+                self.skip_type(until=frozenset(("{",) if declared else ("=>", "{")))
         arrow = self.at("=>")
         if arrow:
             self.next()

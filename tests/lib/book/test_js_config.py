@@ -115,6 +115,9 @@ def test_typed_function_declarations_are_passed_over_and_the_config_after_them_r
         async function load(): Promise<Array<Map<string, number>>> {
           return [];
         }
+        function maker(): (x: number) => string {
+          return String;
+        }
         const config = {url: 'https://example.org', baseUrl: '/', presets: [['classic', {docs: {path: './docs'}}]]};
         export default config;
         """, name="docusaurus.config.ts")
