@@ -12,7 +12,7 @@ from lib.book.doc_routes import doc_route
 from lib.book.front_matter import FrontMatterError, split_front_matter
 from lib.book.globs import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, select_files
 from lib.book.mdx import Line, heading_text, parse_heading, to_markdown
-from lib.book.partials import inline_partials
+from lib.book.partials import PARTIAL_END, PARTIAL_START, inline_partials
 from lib.book.slugger import Slugger
 
 DOC_EXTENSIONS = (".md", ".mdx")
@@ -121,11 +121,17 @@ def _sections(lines: list[Line]) -> tuple[list[Section], str | None]:
     Docusaurus renders no H1 with an id (its slug still counts toward duplicates), so an H1's section
     takes the anchor of the nearest heading above it that has one, or none: a link opens at or above it.
     """
-    slugger = Slugger()
+    sluggers = [Slugger()]  # the page's, then one for each partial being read (lib.book.partials)
     # [level, heading, anchor, lines]; the first is the text before any heading
     cut: list[list[Any]] = [[1, "", "", []]]
     first_h1 = None
     for index, line in enumerate(lines):
+        if not line.code and line.text in (PARTIAL_START, PARTIAL_END):
+            if line.text == PARTIAL_START:
+                sluggers.append(Slugger())
+            elif len(sluggers) > 1:
+                sluggers.pop()
+            continue
         heading = None if line.code else parse_heading(line.text)
         underline = None if line.code else _setext_level(lines, index, cut[-1][3])
         if underline:
@@ -135,7 +141,7 @@ def _sections(lines: list[Line]) -> tuple[list[Section], str | None]:
             continue
         level, raw = heading
         text, custom_id = heading_text(raw)
-        anchor = custom_id if custom_id is not None else slugger.slug(text)
+        anchor = custom_id if custom_id is not None else sluggers[-1].slug(text)
         if level == 1:
             anchor = cut[-1][2]
         if level == 1 and first_h1 is None:

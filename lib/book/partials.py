@@ -7,8 +7,8 @@ MAX_DEPTH deep, and never itself; no page or partial grows past MAX_CHARACTERS w
 front matter is read: a code example that shows an import stays an example. A partial that can't be read
 leaves the tag, which lib.book.mdx then drops, as before.
 
-Known difference: Docusaurus slugs a partial's headings apart from the page's, so a partial heading with the
-same text as one of the page's gets the same id there, where here the second of them gets `-1`.
+Docusaurus slugs a partial's headings apart from the page's (each MDX file has its own ids), so each
+partial's text is set between a PARTIAL_START and a PARTIAL_END line, for lib.book.pages to slug it apart.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 
 from lib.book.front_matter import FrontMatterError, split_front_matter
 
+# Lines that no Markdown holds (private-use characters), around each partial's text.
+PARTIAL_START, PARTIAL_END = "\ue000partial\ue000", "\ue000/partial\ue000"
 MAX_DEPTH = 5
 MAX_CHARACTERS = 200_000  # a page with its partials: one used in many places, many levels deep, stops there
 _IMPORT = re.compile(
@@ -78,7 +80,7 @@ class _Inliner:
             self.bodies[partial] = markdown
         markdown = self.bodies[partial]
         # Blank lines around it: the partial's first heading or list starts a block of its own, as on the page.
-        return None if markdown is None else "\n" + markdown + "\n"
+        return None if markdown is None else f"\n{PARTIAL_START}\n\n{markdown}\n\n{PARTIAL_END}\n"
 
 
 def _resolve(imported: str, doc: Path) -> Path | None:

@@ -118,3 +118,23 @@ def test_a_partial_used_everywhere_grows_a_page_to_a_bound_and_no_further(tmp_pa
     page = doc(tmp_path, "page.md", "import Top from './_level3.md';\n\n<Top />\n")
     text = inline_partials(page.read_text(), page)  # 20 MB, were nothing bounded
     assert MAX_CHARACTERS / 2 < len(text) <= MAX_CHARACTERS
+
+
+def test_a_partial_s_headings_get_their_ids_apart_from_the_page_s_as_docusaurus_gives_them(tmp_path):
+    doc(tmp_path, "_notes.md", "## Notes\n\nPartial notes.\n")
+    page = doc(tmp_path, "page.mdx", """\
+        import Notes from './_notes.md';
+
+        # Page
+
+        <Notes />
+
+        ## Notes
+
+        Page notes.
+
+        <Notes />
+        """)
+    parsed = parse_page(page, tmp_path)
+    assert [(section.heading, section.anchor) for section in parsed.sections[1:]] == [("Notes", "notes")] * 3
+    assert not [section for section in parsed.sections if "\ue000" in section.text]
