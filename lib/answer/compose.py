@@ -142,7 +142,10 @@ async def prepare(
         raise Unavailable(mismatch, retry_after=300)
     asked = await followup.standalone(clients, collection, query, history)
     async with clients.retrieval_gate.held():  # more misses than one process can retrieve wait, briefly
-        found = tuple(await retrieval.search(clients, asked.search, top_k or config.top_k, collection, book=book))
+        if asked.found is not None and book is None and (top_k or config.top_k) == config.top_k:
+            found = asked.found  # searched already, to decide what to search
+        else:
+            found = tuple(await retrieval.search(clients, asked.search, top_k or config.top_k, collection, book=book))
         judged = await refusal.judge(clients, collection, asked.search, found)
         if book is not None and not book_only and judged.reason:
             found = tuple(await retrieval.search(clients, asked.search, top_k or config.top_k, collection))

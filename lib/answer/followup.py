@@ -9,7 +9,8 @@ is searched and refused like any other question.
 - Without one (or when it fails), the words decide first: a question with no
   word that points back (it, that, the same, "and…", "what about…") or that
   says it changes the subject stands alone. One that points back is searched
-  twice, alone and after the reader's previous question; the conversation is
+  twice, alone and after the reader's previous question (what is kept is
+  handed on, not searched a third time); the conversation is
   kept unless the combined search finds clearly less relevant passages than
   the question's own, or passages that hold none of the question's words (so
   "and its population?" after a question on the book is not answered from
@@ -22,7 +23,7 @@ import asyncio
 import re
 from typing import Sequence
 
-from attrs import frozen
+from attrs import field, frozen
 
 from lib.answer import generation, refusal, retrieval
 from lib.index import sparse
@@ -51,10 +52,12 @@ MIN_OWN_TERMS = 2  # fewer of its own search terms than this, and a question is 
 
 @frozen
 class Asked:
-    """A question ready to answer: `text` is what the answer answers, `search` what retrieval is given."""
+    """A question ready to answer: `text` is what the answer answers, `search` what retrieval is given, and
+    `found` what deciding it already found for `search` (TOP_K passages of every book), if anything."""
 
     text: str
     search: str
+    found: tuple | None = field(default=None, eq=False)
 
 
 def points_back(question: str) -> bool:
@@ -95,26 +98,25 @@ async def standalone(clients, collection: retrieval.Collection, question: str, h
         own = without_new_topic_marker(question)
         return Asked(own, own)
     combined = f"{previous}\n{question}"
-    if await _context_helps(clients, collection, question, combined):
-        return Asked(question, combined)
-    return Asked(question, question)
-
-
-async def _context_helps(clients, collection: retrieval.Collection, question: str, combined: str) -> bool:
-    """Whether searching with the previous question finds passages not clearly less relevant than the question's
-    own, and still about this question: one of them holds one of its words, and the book knows most of them."""
     if await _mostly_unknown(clients, collection, question):
-        return False  # no conversation makes the book speak of what it never mentions
+        return Asked(question, question)  # no conversation makes the book speak of what it never mentions
     top_k = clients.config.top_k
     async with clients.retrieval_gate.held():
         alone, together = await asyncio.gather(
             retrieval.search(clients, question, top_k, collection),
             retrieval.search(clients, combined, top_k, collection),
         )
+    if _context_helps(question, alone, together):
+        return Asked(question, combined, tuple(together))
+    return Asked(question, question, tuple(alone))
+
+
+def _context_helps(question: str, alone: list, together: list) -> bool:
+    """Whether searching with the previous question found passages not clearly less relevant than the
+    question's own, and still about this question: one of them holds one of its words."""
     if not together:
         return False
-    best = together[0]
-    if alone and alone[0].score >= best.score + CLEARLY_WORSE:
+    if alone and alone[0].score >= together[0].score + CLEARLY_WORSE:
         return False  # the previous question leads away from what this one asks
     own = set(sparse.terms(question))
     found = set().union(*(sparse.terms(f"{passage.title} {passage.section} {passage.text}") for passage in together))

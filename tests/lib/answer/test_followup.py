@@ -82,6 +82,16 @@ async def test_without_a_model_a_follow_up_that_refers_back_is_searched_after_th
     assert found == Asked(question, f"{SPACE[0].content}\n{question}")
 
 
+async def test_what_deciding_found_is_what_the_answer_would_search_so_it_is_not_searched_again(config_for, sparse_index):
+    async with pool(config_for(sparse_index)) as clients:
+        collection = await retrieval.describe_collection(clients)
+        found = await followup.standalone(clients, collection, "Does it go to sleep when nobody is using it?", SPACE)
+        again = await retrieval.search(clients, found.search, clients.config.top_k, collection)
+        assert found.found is not None and [p.chunk_id for p in found.found] == [p.chunk_id for p in again]
+        # decided from the book's words alone, before any search: nothing found to hand on
+        assert (await followup.standalone(clients, collection, "And what is its population?", SPACE)).found is None
+
+
 async def test_without_a_model_an_off_topic_question_after_on_topic_turns_is_searched_alone(config_for, sparse_index):
     questions = ("What is the capital of France?", "And what is its population?",
                  "Also, what's the weather going to be in London this weekend?")  # "this" points back; the book knows no London
