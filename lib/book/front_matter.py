@@ -2,7 +2,9 @@
 
 Handled: `key: value` lines; plain, single- and double-quoted strings; booleans,
 nulls, integers and floats; flow lists `[a, b]` and maps `{a: 1}`; block lists
-(`- item`) and indented maps under a key; `|` and `>` block strings; comments.
+(`- item`) and indented maps under a key; `|` and `>` block strings; comments; a
+value that starts on the line after its key or goes on over several lines, as
+Prettier writes long ones.
 Anything else (anchors, aliases, tags, a line that is not `key: value`) is an error,
 as it would be a build error in Docusaurus.
 """
@@ -121,14 +123,16 @@ def _parse_value(value: str, number: int, children, raw_lines) -> Any:
     if not value:
         if not children:
             return None
-        result, rest = _parse_block(children, raw_lines)
-        if rest:
-            raise FrontMatterError(f"line {rest[0][0]}: unexpected indentation")
-        return result
+        first = children[0][2]
+        if first == "-" or first.startswith("- ") or _KEY.fullmatch(first):
+            result, rest = _parse_block(children, raw_lines)
+            if rest:
+                raise FrontMatterError(f"line {rest[0][0]}: unexpected indentation")
+            return result
+        # A scalar that starts on the next line, as Prettier writes a long one
+        number, value, children = children[0][0], first, children[1:]
     if children:
-        if value[0] in "\"'[{":
-            raise FrontMatterError(f"line {children[0][0]}: unexpected indentation")
-        # A plain string folded over several lines
+        # A plain or quoted string, or a flow list or map, folded over several lines
         value = " ".join([value] + [content for _, _, content in children])
     return _scalar(value, number)
 
@@ -258,7 +262,7 @@ def _flow(value: str, number: int, opening: str, closing: str) -> tuple[list[str
             current = []
         elif char == closing:
             last = "".join(current).strip()
-            if last or items:
+            if last:  # else nothing, or a trailing comma, which YAML allows
                 items.append(last)
             if any(not item for item in items):
                 raise FrontMatterError(f"line {number}: an empty item in {value!r}")

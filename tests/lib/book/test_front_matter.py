@@ -83,6 +83,27 @@ def test_a_title_with_a_hash_keeps_it_when_quoted():
 
 
 @pytest.mark.parametrize(
+    "yaml",
+    [
+        # as Prettier writes a long value (hasura's docs: 113 pages were dropped for these), and as PyYAML reads it
+        "description:\n  A plain value on the next line.",
+        "description:\n  \"A quoted value,\n  folded over two lines.\"",
+        "description: \"A quoted value,\n  folded over two lines.\"",
+        "description:\n  A plain value,\n  folded over two lines.",
+    ],
+)
+def test_a_value_on_the_lines_after_its_key_is_read_as_yaml_reads_it(yaml):
+    front_matter, _ = split_front_matter(f"---\n{yaml}\ntitle: T\n---\nbody")
+    assert front_matter["title"] == "T" and front_matter["description"].startswith("A ")
+    assert "\n" not in front_matter["description"] and '"' not in front_matter["description"]
+
+
+def test_a_flow_list_over_several_lines_with_a_trailing_comma_is_a_list():
+    front_matter, _ = split_front_matter("---\nauthors:\n  [\n    ana,\n    bo,\n  ]\ntags: [a, b, ]\n---\n")
+    assert front_matter == {"authors": ["ana", "bo"], "tags": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("---\ntitle: x\nbody", "never closed"),
