@@ -1,7 +1,7 @@
 """The value a JavaScript or TypeScript config file exports, read without running it.
 
 Read: object and array literals (spreads, shorthand, quoted and number keys), strings, template literals
-without `${}`, numbers, `true`/`false`/`null`/`undefined`, parentheses, TypeScript's type annotations, `as`,
+whose `${}` are names of known strings or numbers, `+` joining known strings, numbers, `true`/`false`/`null`/`undefined`, parentheses, TypeScript's type annotations, `as`,
 `satisfies` and `!`; names bound by `const`/`let`/`var`, function declarations and imports; member access into
 what is known; `require()` or `import` of a local file (its exports) or a JSON file; `require.resolve('x')`,
 taken as the name `'x'`; `module.exports =`, `exports.x =`, `export default`, `export const`; `delete a.b` and
@@ -44,6 +44,7 @@ _ENDS = frozenset((",", ";", ")", "]", "}"))
 # After these, a TypeScript type is still to come: `: {`, `| {`, `=> {`, `keyof (`...
 _TYPE_OPERATORS = frozenset((":", "|", "&", "=>", ",", "<", "(", "[", "?", "="))
 _TYPE_WORDS = frozenset(("keyof", "typeof", "extends", "infer", "is", "readonly", "new", "unique", "asserts"))
+_SUBSTITUTION = re.compile(r"\$\{\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*\}")
 _NAME = re.compile(r"[A-Za-z_$\u0080-\uffff][\w$\u0080-\uffff]*")
 _NUMBER = re.compile(r"0[xX][\da-fA-F_]+n?|0[oO][0-7_]+n?|0[bB][01_]+n?|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][-+]?\d+)?n?")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
@@ -81,7 +82,8 @@ class Computed:
         return f"{self.file} line {self.line}"
 
     def describe(self) -> str:
-        return f"`{self.text}` ({self.where()})"
+        quoted = f"`{self.text}`" if "`" not in self.text else f"<{self.text}>"  # a template literal shows its own
+        return f"{quoted} ({self.where()})"
 
 
 class JsObject(dict):
@@ -973,6 +975,13 @@ class _Reader:
     def expression(self) -> Any:
         start = self.index
         value = self.unary()
+        while self.at("+") and isinstance(value, str) and not isinstance(value, bool):
+            self.next()  # 'https://' + HOST: strings joined, as long as every part is known
+            right = self.unary()
+            if isinstance(right, bool) or not isinstance(right, (str, int)):
+                self.skip_expression(top=True)
+                return self.computed(start)
+            value += str(right)
         while True:
             token = self.peek()
             if token.kind == "name" and token.value in ("as", "satisfies") and not token.newline_before:
@@ -989,6 +998,22 @@ class _Reader:
             return value  # automatic semicolon insertion; a line that starts with ( or [ is rare in configs
         self.skip_expression(top=True)
         return self.computed(start)
+
+    def template(self, token: _Token, start: int) -> Any:
+        """A template literal whose substitutions are names of known strings or numbers (`https://${HOST}`)."""
+        parts = _SUBSTITUTION.split(self.source[token.start + 1: token.end - 1])
+        text = []
+        for position, part in enumerate(parts):
+            if position % 2 == 0:
+                if "\\" in part or "${" in part:
+                    return self.computed(start)  # an escape, or a substitution more than a name
+                text.append(part)
+                continue
+            value = self.value_at(part.split("."), self.scope)
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                return self.computed(start)
+            text.append(str(value))
+        return "".join(text)
 
     def unary(self) -> Any:
         start = self.index
@@ -1016,7 +1041,7 @@ class _Reader:
             return token.value
         if token.kind == "template":
             self.next()
-            return token.value if token.value is not None else self.computed(start)
+            return token.value if token.value is not None else self.template(token, start)
         if token.kind == "regex":
             self.next()
             return self.computed(start)

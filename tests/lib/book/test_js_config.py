@@ -160,9 +160,27 @@ def test_a_computed_value_says_what_it_is_and_where(tmp_path):
         };
         """)
     assert config["url"] == Computed("process.env.SITE_URL ?? 'https://example.org'", "docusaurus.config.js", 3)
-    assert config["baseUrl"] == Computed("`/${name}/`", "docusaurus.config.js", 4)
+    assert config["baseUrl"] == "/garden/"  # a template of known names is read
+    assert config["title"] == Computed("`The ${'garden'}`", "docusaurus.config.js", 5)  # of anything more, not
     assert config["tagline"] == "plain"
     assert config["trailingSlash"].describe() == "`isProduction() ? false : undefined` (docusaurus.config.js line 7)"
+
+
+def test_strings_joined_from_known_parts_are_read_and_the_others_are_computed(tmp_path):
+    config = read(tmp_path, """\
+        const HOST = 'example.com';
+        const site = {root: 'https://example.org'};
+        module.exports = {
+          url: 'https://' + HOST,
+          baseUrl: `${site.root}/docs/`,
+          title: 'v' + 3,
+          tagline: 'from ' + process.env.WHERE,
+          favicon: `${process.env.CDN}/favicon.ico`,
+        };
+        """)
+    assert (config["url"], config["baseUrl"], config["title"]) == ("https://example.com", "https://example.org/docs/", "v3")
+    assert isinstance(config["tagline"], Computed) and isinstance(config["favicon"], Computed)
+    assert config["favicon"].describe() == "<`${process.env.CDN}/favicon.ico`> (docusaurus.config.js line 8)"
 
 
 @pytest.mark.parametrize(
