@@ -1,6 +1,7 @@
 """The value a JavaScript or TypeScript config file exports, read without running it.
 
-Read: object and array literals (spreads, shorthand, quoted and number keys), strings, template literals
+Read: object and array literals (spreads, shorthand, quoted and number keys; a conditional spread such as
+`...(id && {gtag: ...})` leaves unknown only the keys it may add), strings, template literals
 whose `${}` are names of known strings or numbers, `+` joining known strings, numbers, `true`/`false`/`null`/`undefined`, parentheses, TypeScript's type annotations, `as`,
 `satisfies` and `!`; names bound by `const`/`let`/`var`, function declarations and imports; member access into
 what is known; `require()` or `import` of a local file (its exports) or a JSON file; `require.resolve('x')`,
@@ -1199,13 +1200,18 @@ class _Reader:
             start = self.index
             if self.at("..."):
                 self.next()
-                spread = self.expression()
-                if isinstance(spread, JsObject):
-                    if spread.unknown is not None:
-                        result = JsObject(unknown=spread.unknown)
-                    result.update(spread)
-                elif isinstance(spread, (Computed, Function)):
-                    result = JsObject(unknown=self.computed(start))
+                either = self.conditional_objects()
+                if either is not None:  # `...(cond && {a})`, `...(cond ? {a} : {})`: only `a` may change
+                    for key in set().union(*either):
+                        result[key] = self.computed(start)
+                else:
+                    spread = self.expression()
+                    if isinstance(spread, JsObject):
+                        if spread.unknown is not None:
+                            result = JsObject(unknown=spread.unknown)
+                        result.update(spread)
+                    elif isinstance(spread, (Computed, Function)):
+                        result = JsObject(unknown=self.computed(start))
             else:
                 key = self.property_key()
                 if key is None:
@@ -1235,6 +1241,35 @@ class _Reader:
                 raise JsSyntaxError(f"{self.file_name} line {token.line}: expected , or }} in an object, found {token.value!r}")
         self.next()
         return result
+
+    def conditional_objects(self) -> list[JsObject] | None:
+        """The objects a conditional spread may give (`cond && {...}`, `cond ? {...} : {...}`, in parentheses or
+        not), each fully known; None, with nothing read, for any other expression."""
+        start = self.index
+        parenthesised = self.at("(")
+        if parenthesised:
+            self.next()
+        try:
+            self.unary()  # the condition: its value does not matter
+            if self.at("&&"):
+                self.next()
+                objects = [self.unary()]
+            elif self.at("?"):
+                self.next()
+                objects = [self.unary()]
+                self.expect(":")
+                objects.append(self.unary())
+            else:
+                objects = []
+            if parenthesised:
+                self.expect(")")
+        except JsSyntaxError:
+            objects = []
+        ends = self.at(",") or self.at("}")
+        if objects and ends and all(isinstance(item, JsObject) and item.unknown is None for item in objects):
+            return objects
+        self.index = start
+        return None
 
     def property_key(self) -> str | None:
         """The key of a property (getters, setters, async and generator methods included); None when computed."""

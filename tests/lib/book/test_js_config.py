@@ -249,6 +249,30 @@ def test_spreads_keep_what_comes_after_and_lose_what_a_computed_spread_may_repla
     assert isinstance(member(config["list"], 3), Computed)  # its index is not known after a computed spread
 
 
+def test_a_conditional_spread_makes_unknown_only_the_keys_it_may_add(tmp_path):
+    # saleor's and many sites' analytics: `...(id && {googleTagManager: ...})`
+    config = read(tmp_path, """\
+        const gtm = process.env.GTM_ID;
+        const production = process.env.NODE_ENV === 'production';
+        module.exports = {
+          ...(process.env.X || {}),
+          url: 'https://example.org',
+          presets: [['classic', {
+            docs: {routeBasePath: '/'},
+            blog: false,
+            ...(gtm && {googleTagManager: {containerId: gtm}}),
+            ...(production ? {gtag: {trackingID: 'G-1'}} : {}),
+            ...production && {blog: {path: 'news'}},
+          }]],
+        };
+        """)
+    preset = config["presets"][0][1]
+    assert preset["docs"] == {"routeBasePath": "/"}
+    assert all(isinstance(preset[key], Computed) for key in ("googleTagManager", "gtag", "blog"))
+    assert config["url"] == "https://example.org"
+    assert isinstance(member(config, "baseUrl"), Computed)  # `...(x || {})` may give any key written before it
+
+
 def test_requires_and_imports_local_files_and_json(tmp_path):
     config = read(
         tmp_path,
