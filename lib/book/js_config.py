@@ -1,12 +1,13 @@
 """The value a JavaScript or TypeScript config file exports, read without running it.
 
 Read: object and array literals (spreads, shorthand, quoted and number keys; a conditional spread such as
-`...(id && {gtag: ...})` leaves unknown only the keys it may add), strings, template literals
-whose `${}` are names of known strings or numbers, `+` joining known strings, numbers, `true`/`false`/`null`/`undefined`, parentheses, TypeScript's type annotations, `as`,
-`satisfies` and `!`; names bound by `const`/`let`/`var`, function declarations and imports; member access into
-what is known; `require()` or `import` of a local file (its exports) or a JSON file; `require.resolve('x')`,
-taken as the name `'x'`; `module.exports =`, `exports.x =`, `export default`, `export const`; `delete a.b` and
-`a.b = value` statements; an exported function, called with no argument, up to the value it returns.
+`...(id && {gtag: ...})` leaves unknown only the keys it may add), strings, template literals whose `${}` are
+names of known strings or numbers, `+` joining known strings, numbers, `true`/`false`/`null`/`undefined`,
+parentheses, TypeScript's type annotations, `as`, `satisfies` and `!`; names bound by `const`/`let`/`var`,
+function declarations and imports; member access into what is known; `require()` or `import` of a local file
+(its exports) or a JSON file; `require.resolve('x')`, taken as the name `'x'`; `module.exports =`,
+`exports.x =`, `export default`, `export const`; `delete a.b` and `a.b = value` statements; an exported
+function, called with no argument, up to the value it returns.
 
 Anything else (a call, an operator, `process.env`, a name imported from a package, a function's parameter) is
 a `Computed` value that says what it was and on which line. A statement that may change a known object in a
