@@ -138,6 +138,7 @@ class Site:
         self.overrides = overrides
         self.report = report
         self.opaque: list[tuple[str, Computed]] = []  # plugin entries that can't be read, once instances are
+        self.wrappers: list[str] = []  # presets not known here that take docs options, once instances are
         try:
             self.value = read_config(config)
         except JsSyntaxError as error:
@@ -198,6 +199,10 @@ class Site:
             self.report(f"{self.config.name}: {where} can't be read without running the config "
                         f"({value.describe()}); if it is a docs instance, index its folder by itself "
                         "with --route-base-path")
+        if not instances and self.wrappers:
+            raise SiteError(f"{self.config}: the site's docs come from a preset Bookbot does not know, "
+                            f"{', '.join(self.wrappers)}, which takes docs options; if it wraps the classic preset, "
+                            f"index its docs folder by itself with {_FLAGS['routeBasePath']}")
         if not instances:
             raise SiteError(f"{self.config}: the site has no docs instance (the classic preset's docs are off, "
                             "and there is no @docusaurus/plugin-content-docs)")
@@ -271,7 +276,7 @@ class Site:
     def _docs_options(self) -> list[tuple[str, Any]]:
         """(how the config names it, its options) for each docs instance the presets and plugins declare."""
         entries: list[tuple[str, Any]] = []
-        self.opaque = []
+        self.opaque, self.wrappers = [], []
         for kind, names in (("presets", _CLASSIC), ("plugins", _DOCS_PLUGIN)):
             listed = member(self.value, kind)
             if listed is UNDEFINED or listed is None:
@@ -292,6 +297,8 @@ class Site:
                     self.opaque.append((where, name))
                     continue
                 if name not in names:
+                    if kind == "presets" and isinstance(member(options, "docs"), JsObject):
+                        self.wrappers.append(f"{where} ({name!r})")  # a preset of its own that takes docs options
                     continue
                 if kind == "presets":
                     docs = member(options, "docs")

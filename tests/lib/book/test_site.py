@@ -137,6 +137,14 @@ def test_the_classic_preset_alone_gives_the_default_book_with_docusaurus_default
     assert (book.id, book.folder, book.route_base_path) == ("default", root / "docs", "/docs")
 
 
+def test_a_preset_of_its_own_that_takes_docs_options_is_named_when_no_docs_instance_is_known(tmp_path):
+    # capacitor's and metro's configs: a preset that wraps the classic one
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', "
+                          "presets: [['@ionic-docs/preset-classic', {docs: {routeBasePath: '/'}}]]};")
+    with pytest.raises(SiteError, match=r"a preset Bookbot does not know, presets\[0\] \('@ionic-docs/preset-classic'\).*--route-base-path"):
+        books_at(root)
+
+
 def test_no_docs_instance_at_all_is_said(tmp_path):
     root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', presets: [['classic', {docs: false}]]};")
     with pytest.raises(SiteError, match="the site has no docs instance"):
