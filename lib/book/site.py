@@ -329,7 +329,7 @@ class Site:
         def option(name: str, default: Any) -> Any:
             value = member(options, name)
             if isinstance(value, Computed):
-                flag = _FLAGS["routeBasePath"] if name in ("routeBasePath", "id") else None
+                flag = _FLAGS["routeBasePath"] if name in ("routeBasePath", "id", "path") else None
                 remedy = (f"; index its folder by itself with {flag}" if flag else
                           "; Bookbot can't tell which files are docs or where they are served without it: "
                           "crawl the built site by its address instead")

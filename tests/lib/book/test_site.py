@@ -318,3 +318,10 @@ def test_an_instance_computed_from_the_environment_stops_and_its_folder_can_be_g
         books_at(root / "docs-public", Overrides(route_base_path="/"))
     book = only(books_at(root / "docs-public", Overrides(site_url="https://wiki.example", route_base_path="/")))
     assert (book.route_base_path, book.links) == ("/", Links("https://wiki.example", "/", TRUE))
+
+
+def test_a_computed_docs_path_stops_naming_the_flag_that_indexes_the_folder_by_itself(tmp_path):
+    root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', "
+                          "presets: [['classic', {docs: {path: process.env.DOCS}}]]};")
+    with pytest.raises(SiteError, match=r"path of the classic preset's docs .* is computed.*--route-base-path"):
+        books_at(root)
