@@ -977,7 +977,7 @@ class _Reader:
     def expression(self) -> Any:
         start = self.index
         value = self.unary()
-        while self.at("+") and isinstance(value, str) and not isinstance(value, bool):
+        while self.at("+") and isinstance(value, str):
             self.next()  # 'https://' + HOST: strings joined, as long as every part is known
             right = self.unary()
             if isinstance(right, bool) or not isinstance(right, (str, int)):
