@@ -194,7 +194,12 @@ class Site:
 
     def books(self) -> list[Book]:
         """Every docs instance of the site, as books; an instance that can't be read stops with its reason."""
-        instances = self._instances()
+        unreadable: list[SiteError] = []
+        instances = self._instances(unreadable)
+        if unreadable:
+            others = ", ".join(str(instance.folder) for instance in instances)
+            raise SiteError(f"{unreadable[0]}" + (f". The site's other docs instances can each be indexed by their "
+                                                  f"folder: {others}" if others else "")) from None
         for where, value in self.opaque:
             self.report(f"{self.config.name}: {where} can't be read without running the config "
                         f"({value.describe()}); if it is a docs instance, index its folder by itself "
@@ -216,9 +221,10 @@ class Site:
         return [self._book(instance, links) for instance in instances]
 
     def book_in(self, folder: Path) -> Book:
-        """The book whose docs folder `folder` is."""
+        """The book whose docs folder `folder` is; another instance that can't be read does not matter."""
+        unreadable: list[SiteError] = []
         try:
-            instances = self._instances()
+            instances = self._instances(unreadable)
         except SiteError:
             if not self.overrides.route_base_path:
                 raise
@@ -229,6 +235,8 @@ class Site:
                     return self._book(attrs.evolve(instance, folder=folder, route_base_path=route), self.links())
         if self.overrides.route_base_path:
             return Book(DEFAULT_ID, folder, self.overrides.route_base_path, self.links(), names_from=self.root)
+        if unreadable:
+            raise unreadable[0]  # it may be this folder's instance
         if self.opaque:
             raise self._unreadable(*self.opaque[0])
         inside = next(((instance, version_folder) for instance in instances for version_folder, _ in instance.versions
@@ -260,11 +268,18 @@ class Site:
             names_from=self.root,
         )
 
-    def _instances(self) -> list[_Instance]:
-        """The docs instances; a plugin entry that can't be read is left out and kept in `opaque`."""
+    def _instances(self, unreadable: list[SiteError] | None = None) -> list[_Instance]:
+        """The docs instances; a plugin entry that can't be read is left out and kept in `opaque`. An instance
+        whose options stop the reading raises, or, given `unreadable`, is left out and its error kept there."""
         found: list[_Instance] = []
         for where, options in self._docs_options():
-            instance = self._instance(where, options)
+            try:
+                instance = self._instance(where, options)
+            except SiteError as error:
+                if unreadable is None:
+                    raise
+                unreadable.append(error)
+                continue
             if instance is not None:
                 found.append(instance)
         ids = [instance.id for instance in found]

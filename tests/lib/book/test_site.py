@@ -320,6 +320,22 @@ def test_an_instance_computed_from_the_environment_stops_and_its_folder_can_be_g
     assert (book.route_base_path, book.links) == ("/", Links("https://wiki.example", "/", TRUE))
 
 
+def test_an_instance_s_folder_is_its_book_whatever_another_instance_computes(tmp_path):
+    # React Native's community book, beside docs whose onlyIncludeVersions is computed
+    root = site(tmp_path, """\
+        module.exports = {url: 'https://a.example', baseUrl: '/',
+          presets: [['classic', {docs: {onlyIncludeVersions: process.env.PREVIEW ? ['current'] : undefined}}]],
+          plugins: [['content-docs', {id: 'community', path: 'community', routeBasePath: 'community', exclude: ['x.md']}]]};
+        """, "docs", "community")
+    with pytest.raises(SiteError, match=f"onlyIncludeVersions .* is computed.*other docs instances can each be indexed "
+                                        f"by their folder: {re.escape(str((root / 'community').resolve()))}"):
+        books_at(root)
+    community = only(books_at(root / "community"))
+    assert (community.id, community.route_base_path, community.exclude) == ("community", "/community", ("x.md",))
+    with pytest.raises(SiteError, match="onlyIncludeVersions .* is computed"):
+        books_at(root / "docs")
+
+
 def test_a_computed_docs_path_stops_naming_the_flag_that_indexes_the_folder_by_itself(tmp_path):
     root = site(tmp_path, "module.exports = {url: 'https://a.example', baseUrl: '/', "
                           "presets: [['classic', {docs: {path: process.env.DOCS}}]]};")
