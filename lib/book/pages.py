@@ -84,12 +84,14 @@ def parse_page(path: Path, root: Path, route_base_path: str = "/docs", *, number
         raise PageError(source, f"is not valid UTF-8 (bad byte at offset {error.start})") from None
     except OSError as error:
         raise PageError(source, f"can't be read: {error.strerror or error}") from None
-    text = inline_partials(text.removeprefix("\ufeff"), Path(path))
-    return parse_markdown(text, source, route_base_path, number_prefixes=number_prefixes)
+    return parse_markdown(text, source, route_base_path, number_prefixes=number_prefixes, path=Path(path))
 
 
-def parse_markdown(text: str, source: str, route_base_path: str = "/docs", *, number_prefixes: bool = True) -> Page | None:
-    """Parse the text of the doc at `source` (its path inside the docs folder); None for a draft."""
+def parse_markdown(
+    text: str, source: str, route_base_path: str = "/docs", *, number_prefixes: bool = True, path: Path | None = None
+) -> Page | None:
+    """Parse the text of the doc at `source` (its path inside the docs folder); None for a draft. With the
+    file's `path`, the Markdown partials it imports are read where it uses them (lib.book.partials)."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     try:
         front_matter, body = split_front_matter(text)
@@ -97,6 +99,8 @@ def parse_markdown(text: str, source: str, route_base_path: str = "/docs", *, nu
         raise PageError(source, f"broken front matter: {error}") from None
     if _flag(front_matter.get("draft")):
         return None
+    if path is not None:
+        body = inline_partials(body, path)
     try:
         route, doc_id = doc_route(source, front_matter, route_base_path, number_prefixes=number_prefixes)
     except ValueError as error:

@@ -3,8 +3,8 @@ and a line `<Note />` become the partial's Markdown, so that what the reader see
 
 Only a local Markdown file counts, imported by a relative path or from `@site/` (with or without its
 `{toc}`), and used as a self-closing tag on a line of its own. A partial may use partials of its own, up to
-MAX_DEPTH deep, and never itself; no page or partial grows past MAX_CHARACTERS with them. Nothing inside fenced code or
-front matter is read: a code example that shows an import stays an example. A partial that can't be read
+MAX_DEPTH deep, and never itself; no page or partial grows past MAX_CHARACTERS with them. Nothing inside fenced code
+is read: a code example that shows an import stays an example. A partial that can't be read
 leaves the tag, which lib.book.mdx then drops, as before.
 
 Docusaurus slugs a partial's headings apart from the page's (each MDX file has its own ids), so each
@@ -13,11 +13,11 @@ partial's text is set between a PARTIAL_START and a PARTIAL_END line, for lib.bo
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
 from lib.book.front_matter import FrontMatterError, split_front_matter
+from lib.book.site import find_config
 
 # Lines that no Markdown holds (private-use characters), around each partial's text.
 PARTIAL_START, PARTIAL_END = "\ue000partial\ue000", "\ue000/partial\ue000"
@@ -30,9 +30,9 @@ _USE = re.compile(r"[ \t]*<(?P<name>[A-Z][\w$]*)(?:\s[^<>]*)?/>\s*")
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 
 
-def inline_partials(text: str, path: Path) -> str:
-    """The doc's text (front matter and all) with each partial it uses in place of its tag."""
-    return _Inliner().inline(text, Path(path).resolve(), depth=0, seen=frozenset())
+def inline_partials(body: str, path: Path) -> str:
+    """The doc's body (its front matter taken off) with each partial it uses in place of its tag."""
+    return _Inliner().inline(body, Path(path).resolve(), depth=0, seen=frozenset())
 
 
 class _Inliner:
@@ -90,11 +90,8 @@ def _resolve(imported: str, doc: Path) -> Path | None:
     return (doc.parent / imported).resolve()
 
 
-@functools.lru_cache(maxsize=256)
 def _site_root(folder: Path) -> Path | None:
     """The folder of the Docusaurus site around `folder`: the nearest one that holds a docusaurus.config."""
-    from lib.book.site import find_config
-
     for candidate in (folder, *folder.parents):
         if find_config(candidate) is not None:
             return candidate
@@ -102,15 +99,10 @@ def _site_root(folder: Path) -> Path | None:
 
 
 def _outside_code(lines: list[str]) -> tuple[list[bool], str | None]:
-    """For each line, whether it is outside front matter and fenced code (a fence's own lines count as
-    inside); and the fence left open at the end, if any."""
+    """For each line, whether it is outside fenced code (a fence's own lines count as inside); and the fence
+    left open at the end, if any."""
     flags, fence = [], None
-    front_matter = bool(lines) and lines[0].strip() == "---"
-    for number, line in enumerate(lines):
-        if front_matter:
-            flags.append(False)
-            front_matter = not (number > 0 and line.strip() == "---")
-            continue
+    for line in lines:
         match = _FENCE.match(line)
         if fence is None and match:
             fence = match[1][0] * len(match[1])
