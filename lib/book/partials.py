@@ -67,20 +67,22 @@ class _Inliner:
         if depth > MAX_DEPTH or partial in seen:
             return None
         if partial not in self.bodies:
-            self.bodies[partial] = None  # while it is read: a partial that reaches itself gets its tag
-            try:
-                text = partial.read_bytes().decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-                _, markdown = split_front_matter(text)
-            except (OSError, UnicodeDecodeError, FrontMatterError):
-                return None
-            markdown = self.inline(markdown, partial, depth=depth, seen=seen).strip("\n")
-            _, open_fence = _outside_code(markdown.split("\n"))
-            if open_fence:  # Docusaurus ends a partial's code with the partial; so must the page
-                markdown += "\n" + open_fence
-            self.bodies[partial] = markdown
+            self.bodies[partial] = self._read(partial, depth, seen)
         markdown = self.bodies[partial]
         # Blank lines around it: the partial's first heading or list starts a block of its own, as on the page.
         return None if markdown is None else f"\n{PARTIAL_START}\n\n{markdown}\n\n{PARTIAL_END}\n"
+
+    def _read(self, partial: Path, depth: int, seen: frozenset[Path]) -> str | None:
+        try:
+            text = partial.read_bytes().decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+            _, markdown = split_front_matter(text)
+        except (OSError, UnicodeDecodeError, FrontMatterError):
+            return None
+        markdown = self.inline(markdown, partial, depth=depth, seen=seen).strip("\n")
+        _, open_fence = _outside_code(markdown.split("\n"))
+        if open_fence:  # Docusaurus ends a partial's code with the partial; so must the page
+            markdown += "\n" + open_fence
+        return markdown
 
 
 def _resolve(imported: str, doc: Path) -> Path | None:
